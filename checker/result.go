@@ -1,0 +1,147 @@
+package checker
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Validity is a checker's verdict. It is written to JSON as true, false or
+// "unknown", as Jepsen does.
+type Validity int
+
+const (
+	// Valid: no anomaly, and the checker looked at everything.
+	Valid Validity = iota
+	// Unknown: the checker could not decide (timeout, gaps, unsupported
+	// ops). Never reported as valid.
+	Unknown
+	// Invalid: an anomaly was found.
+	Invalid
+)
+
+func (v Validity) String() string {
+	switch v {
+	case Valid:
+		return "valid"
+	case Invalid:
+		return "invalid"
+	default:
+		return "unknown"
+	}
+}
+
+// ExitCode is the CLI's exit code for the verdict: 0 valid, 1 invalid,
+// 2 unknown.
+func (v Validity) ExitCode() int {
+	switch v {
+	case Valid:
+		return 0
+	case Invalid:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// MarshalJSON writes true, false or "unknown".
+func (v Validity) MarshalJSON() ([]byte, error) {
+	switch v {
+	case Valid:
+		return []byte("true"), nil
+	case Invalid:
+		return []byte("false"), nil
+	default:
+		return []byte(`"unknown"`), nil
+	}
+}
+
+// UnmarshalJSON reads true, false or "unknown".
+func (v *Validity) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "true":
+		*v = Valid
+	case "false":
+		*v = Invalid
+	case `"unknown"`:
+		*v = Unknown
+	default:
+		return fmt.Errorf("valid must be true, false or \"unknown\", not %s", b)
+	}
+	return nil
+}
+
+// Merge composes verdicts as Jepsen does: invalid beats unknown beats valid.
+func Merge(vs ...Validity) Validity {
+	out := Valid
+	for _, v := range vs {
+		if v > out {
+			out = v
+		}
+	}
+	return out
+}
+
+// Result is what one checker found.
+type Result struct {
+	Valid Validity `json:"valid"`
+	// Summary is one or a few lines for people: what was checked and, if
+	// not valid, what went wrong and where.
+	Summary string `json:"summary"`
+	// AnomalyTypes names the anomalies found (e.g. "nonlinearizable", "G2-item").
+	AnomalyTypes []string `json:"anomaly_types,omitempty"`
+	// Not and AlsoNot are the consistency models ruled out (transactional
+	// checkers): Not the weakest, AlsoNot the stronger ones that follow.
+	Not     []string `json:"not,omitempty"`
+	AlsoNot []string `json:"also_not,omitempty"`
+	// Details is the checker's own structured account (e.g. the keys and
+	// operations that could not be linearized).
+	Details any `json:"details,omitempty"`
+}
+
+// Results is the content of results.json: the composed verdict and each
+// checker's result by name.
+type Results struct {
+	Valid        Validity          `json:"valid"`
+	Checkers     map[string]Result `json:"checkers"`
+	AnomalyTypes []string          `json:"anomaly_types"`
+	Not          []string          `json:"not"`
+	AlsoNot      []string          `json:"also_not"`
+	Stats        any               `json:"stats,omitempty"`
+	// Run is the controller's account of the run (ops, throughput, time
+	// to recover), absent for offline checks.
+	Run any `json:"run,omitempty"`
+}
+
+// Compose merges named results into Results. The anomaly types and ruled-out
+// models are the sorted union of the checkers'.
+func Compose(named map[string]Result, stats any) Results {
+	out := Results{Valid: Valid, Checkers: named, AnomalyTypes: []string{}, Not: []string{}, AlsoNot: []string{}, Stats: stats}
+	for _, r := range named {
+		out.Valid = Merge(out.Valid, r.Valid)
+		out.AnomalyTypes = union(out.AnomalyTypes, r.AnomalyTypes)
+		out.Not = union(out.Not, r.Not)
+		out.AlsoNot = union(out.AlsoNot, r.AlsoNot)
+	}
+	return out
+}
+
+func union(a, b []string) []string {
+	seen := make(map[string]bool, len(a)+len(b))
+	for _, s := range a {
+		seen[s] = true
+	}
+	for _, s := range b {
+		if !seen[s] {
+			seen[s] = true
+			a = append(a, s)
+		}
+	}
+	sort.Strings(a)
+	return a
+}
+
+// MarshalIndent is results.json's encoding.
+func (r Results) MarshalIndent() ([]byte, error) {
+	return json.MarshalIndent(r, "", "  ")
+}

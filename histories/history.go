@@ -1,0 +1,101 @@
+package histories
+
+import "fmt"
+
+// History is a sequence of operations in the order they happened.
+type History []Op
+
+// Open is the Complete of a Pair whose invocation never completed.
+const Open = -1
+
+// Pair ties a client invocation to its completion, as indexes into a History.
+// Complete is Open when the history ended before the op completed; such an op
+// is treated like one that completed with info.
+type Pair struct {
+	Invoke   int
+	Complete int
+}
+
+// Pairs validates h and pairs every client invocation with its completion,
+// in invocation order. Nemesis ops are not paired. file names the source in
+// errors and may be empty.
+//
+// It rejects: a second invoke by a process before the first completed; a
+// completion with no invoke; a retired process (its op ended in info) that
+// invokes again; indexes that do not increase; a completion whose f differs
+// from its invocation's.
+func Pairs(h History, file string) ([]Pair, error) {
+	pairs := make([]Pair, 0, len(h)/2+1)
+	// pending maps a process to the index into pairs of its open invoke.
+	pending := make(map[Process]int, 64)
+	retired := make(map[Process]int)
+	lastIndex := int64(-1)
+	for i := range h {
+		op := &h[i]
+		line := op.Line
+		if line == 0 {
+			line = i + 1
+		}
+		if op.Index <= lastIndex {
+			return nil, errAt(file, line, "index %d does not increase (previous op had index %d)", op.Index, lastIndex)
+		}
+		lastIndex = op.Index
+		if op.Process == Nemesis {
+			continue
+		}
+		switch op.Type {
+		case Invoke:
+			if p, ok := pending[op.Process]; ok {
+				return nil, errAt(file, line, "process %s invoked %s while its %s from line %d has not completed", op.Process, op.F, h[pairs[p].Invoke].F, lineOf(h, pairs[p].Invoke))
+			}
+			if r, ok := retired[op.Process]; ok {
+				return nil, errAt(file, line, "process %s invoked %s after its op at line %d ended in info; a crashed process must continue under a new process id", op.Process, op.F, lineOf(h, r))
+			}
+			pending[op.Process] = len(pairs)
+			pairs = append(pairs, Pair{Invoke: i, Complete: Open})
+		case OK, Fail, Info:
+			p, ok := pending[op.Process]
+			if !ok {
+				return nil, errAt(file, line, "process %s completed %s (%s) with no invoke before it", op.Process, op.F, op.Type)
+			}
+			inv := &h[pairs[p].Invoke]
+			if op.F != inv.F {
+				return nil, errAt(file, line, "process %s completed %s but invoked %s at line %d", op.Process, op.F, inv.F, lineOf(h, pairs[p].Invoke))
+			}
+			delete(pending, op.Process)
+			pairs[p].Complete = i
+			if op.Type == Info {
+				retired[op.Process] = i
+			}
+		default:
+			return nil, errAt(file, line, "unknown op type %d", op.Type)
+		}
+	}
+	return pairs, nil
+}
+
+func lineOf(h History, i int) int {
+	if h[i].Line != 0 {
+		return h[i].Line
+	}
+	return i + 1
+}
+
+// Outcome is the completion type of a pair: OK, Fail or Info (Info for an op
+// that never completed).
+func (h History) Outcome(p Pair) Type {
+	if p.Complete == Open {
+		return Info
+	}
+	return h[p.Complete].Type
+}
+
+// Renumber sets every op's Index to its position, for formats that carry no
+// index.
+func (h History) Renumber() {
+	for i := range h {
+		h[i].Index = int64(i)
+	}
+}
+
+func (h History) String() string { return fmt.Sprintf("history of %d ops", len(h)) }

@@ -1,0 +1,104 @@
+package histories
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Format is a history file format.
+type Format string
+
+const (
+	FormatJSONL     Format = "jsonl"      // faultline's history.jsonl
+	FormatEDN       Format = "edn"        // Jepsen/Knossos history.edn
+	FormatJepsenLog Format = "jepsen-log" // jepsen.util log lines
+)
+
+// historyNames are the files looked for, in order, when a directory is given.
+var historyNames = []string{"history.jsonl", "history.edn", "jepsen.log", "history.txt"}
+
+// Resolve turns a path into a history file: a file is itself; a directory
+// must hold one of history.jsonl, history.edn, jepsen.log or history.txt.
+func Resolve(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.IsDir() {
+		return path, nil
+	}
+	for _, n := range historyNames {
+		p := filepath.Join(path, n)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no history in this directory (looked for %s)", path, strings.Join(historyNames, ", "))
+}
+
+// ReadFile reads a history from a file or a directory holding one, detecting
+// its format.
+func ReadFile(path string) (History, error) {
+	p, err := Resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<16)
+	head, _ := br.Peek(4096)
+	format, err := Detect(p, head)
+	if err != nil {
+		return nil, err
+	}
+	return Read(br, p, format)
+}
+
+// Read reads a history in the given format. file names the source in errors.
+func Read(r io.Reader, file string, format Format) (History, error) {
+	switch format {
+	case FormatJSONL:
+		return ReadJSONL(r, file)
+	case FormatEDN:
+		return ReadEDN(r, file)
+	case FormatJepsenLog:
+		return ReadJepsenLog(r, file)
+	}
+	return nil, fmt.Errorf("unknown history format %q", format)
+}
+
+// Detect picks a format from the file name and, failing that, from the first
+// non-blank line of the content.
+func Detect(file string, head []byte) (Format, error) {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".jsonl", ".json":
+		return FormatJSONL, nil
+	case ".edn":
+		return FormatEDN, nil
+	}
+	for _, line := range bytes.Split(head, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte(`{"`)):
+			return FormatJSONL, nil
+		case line[0] == '{' || line[0] == '[' || line[0] == '(':
+			return FormatEDN, nil
+		case bytes.Contains(line, []byte("jepsen.util")) || bytes.Contains(line, []byte(":invoke")):
+			return FormatJepsenLog, nil
+		}
+		return "", errAt(file, 0, "cannot tell the history format: the first line is neither JSON (faultline), EDN (Jepsen history.edn) nor a jepsen.util log line")
+	}
+	// An empty file is an empty history; JSONL reads it as such.
+	return FormatJSONL, nil
+}
