@@ -1,0 +1,77 @@
+// Package checker holds pure functions from a history to a verdict:
+// linearizability on porcupine models (register, cas-register,
+// multi-register, mutex, kv), a stats checker, and the composition of
+// results as in Jepsen (invalid beats unknown beats valid).
+//
+// A checker never reports valid when it does not know: a timeout, an
+// operation it cannot interpret or a gap in the history makes it unknown.
+//
+// # Linearizability
+//
+// Linearizable checks a history with porcupine
+// (github.com/anishathalye/porcupine), the fastest maintained Go
+// linearizability checker, which also draws the HTML visualization of a
+// failing history. faultline builds porcupine's operations directly from the
+// history (no per-op allocation: inputs point at decoded ops, register states
+// point at values in them) and checks each key on its own, in parallel.
+//
+// What an operation means, by how it completed:
+//
+//   - ok: it took effect, once, between its invocation and its completion.
+//     A read's value is the completion's; a write's or cas's input is the
+//     invocation's value.
+//   - info, or never completed: it may have taken effect at any time after
+//     its invocation, or never. It is called at its invocation and never
+//     returns (porcupine's return time is math.MaxInt64), with an unknown
+//     output. A read or get whose outcome is unknown tells nothing and is
+//     dropped.
+//   - fail: it did not take effect, and is dropped; except a cas that failed
+//     with no error (Op.Error == ""): that is a compare that did not match,
+//     which observed a value other than the expected one (what a failed etcd
+//     Txn compare means, and what the Jepsen etcd corpus's verdicts assume).
+//     A failed cas with an error is dropped.
+//   - nemesis ops are not client ops and are ignored.
+//
+// Real time is the history's order: an op is called at its invocation's
+// index and returns at its completion's (indexes increase along the history,
+// which the recorder writes in the order things happened), so two ops are
+// concurrent exactly when each was invoked before the other completed. Time
+// stamps are not used: formats without them (Jepsen logs) check the same.
+//
+// Keys: ops carry their key in Op.Key; each key is an independent object
+// checked on its own (porcupine's partitioning, P-compositionality), with the
+// model's initial value. Ops with no key are one object.
+//
+// The models (see Models):
+//
+//   - register: read and write. Values are nil, integers or strings; a
+//     register holds nil until written, unless LinearizableOptions.Initial
+//     says otherwise. A read returns the value held.
+//   - cas-register: register plus cas [old new], which sets new if the
+//     register holds old and fails otherwise (see fail above). A history of
+//     only reads and writes gives the same verdict under both.
+//   - multi-register: Knossos' multi-register. f txn whose value is a list
+//     of micro-ops [read k v] / [write k v] run atomically, in order (a read
+//     sees the txn's own earlier writes). Registers start nil (or from an
+//     initial map). Unlike Knossos, a read of nil in an ok txn means the
+//     register was nil, not "unknown": reads of an info txn are unknown.
+//   - mutex: acquire and release; acquire needs the lock free, release needs
+//     it held (a mutex does not know owners). A failed acquire or release did
+//     nothing.
+//   - kv: get, put and append on strings per key; a key never written reads
+//     as "". A get's nil is "".
+//
+// An info op may take effect where the model allows it and is a no-op where
+// it cannot (an info acquire of a held lock, an info cas whose compare fails):
+// "it never happened" is the same as taking effect after everything else,
+// which is always allowed because it never returns.
+//
+// A violation is reported per key with porcupine's partial linearizations:
+// the longest prefix of the key's ops that linearizes, the state it leaves,
+// and the ops that could be linearized next in real time but that the model
+// refuses from that state. The Linearization keeps what porcupine needs to
+// draw each failing key.
+//
+// With a timeout, keys not decided in time make the result unknown (never
+// valid); a key found not linearizable makes it invalid regardless.
+package checker

@@ -1,0 +1,195 @@
+package checker
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/faultline-dev/faultline/histories"
+)
+
+// LinearizableDetails is the linearizability checker's Details in
+// results.json.
+type LinearizableDetails struct {
+	Model string `json:"model"`
+	// Keys is how many keys (partitions) were checked, Ops how many
+	// operations they held (fails and unknown reads are not counted: they
+	// have no effect to linearize).
+	Keys int `json:"keys"`
+	Ops  int `json:"ops"`
+	// Decided is how many keys were decided before the timeout.
+	Decided  int  `json:"decided"`
+	TimedOut bool `json:"timed_out,omitempty"`
+	// Failures are the keys with no linearization, at most 100; FailuresCut
+	// says how many more there were.
+	Failures    []KeyFailure `json:"failures,omitempty"`
+	FailuresCut int          `json:"failures_cut,omitempty"`
+}
+
+// KeyFailure explains one key with no linearization: porcupine's longest
+// linearizable prefix, the state it leaves, and the operations that could
+// come next in real time but cannot be linearized from that state.
+type KeyFailure struct {
+	Key        string `json:"key"`
+	Ops        int    `json:"ops"`
+	Linearized int    `json:"linearized"`
+	State      string `json:"state"`
+	// Stuck are the ops that could not be linearized next (at most
+	// maxOpsListed; StuckCut says how many more).
+	Stuck    []OpRef `json:"stuck"`
+	StuckCut int     `json:"stuck_cut,omitempty"`
+	// PrefixTail is the end of the longest linearizable prefix, the ops
+	// that led to State (at most maxOpsListed, in linearization order).
+	PrefixTail []OpRef `json:"prefix_tail,omitempty"`
+}
+
+// OpRef is an operation as a report shows it. Index and Line are the
+// completion's, or the invocation's when the op never completed or ended in
+// info; InvokeIndex is always the invocation's.
+type OpRef struct {
+	Index       int64             `json:"index"`
+	Line        int               `json:"line,omitempty"`
+	InvokeIndex int64             `json:"invoke_index"`
+	Process     histories.Process `json:"process"`
+	Type        string            `json:"type"`
+	F           string            `json:"f"`
+	Key         string            `json:"key,omitempty"`
+	Value       any               `json:"value"`
+	Error       string            `json:"error,omitempty"`
+}
+
+const maxOpsListed = 20
+
+func (part *partition) ref(o *lop) OpRef {
+	h := part.h
+	inv := &h[o.inv]
+	r := OpRef{Index: inv.Index, Line: inv.Line, InvokeIndex: inv.Index, Process: inv.Process, F: inv.F, Key: inv.Key, Value: inv.Value, Type: "info"}
+	if o.comp != histories.Open {
+		c := &h[o.comp]
+		r.Type, r.Error = c.Type.String(), c.Error
+		if c.Type != histories.Info {
+			r.Index, r.Line = c.Index, c.Line
+		}
+		if c.Type == histories.OK && (o.kind == opRead || o.kind == opGet || o.kind == opTxn) {
+			r.Value = c.Value // what was read
+		}
+	}
+	return r
+}
+
+// where says who ran an op and where it is: "process 3 read 4 (ok at index
+// 120, line 121)".
+func (part *partition) where(o *lop) string {
+	return part.ref(o).String()
+}
+
+func (r OpRef) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "process %s %s", r.Process, r.F)
+	if r.Value != nil || r.F == "read" || r.F == "get" {
+		b.WriteString(" " + histories.FormatValue(r.Value))
+	}
+	if r.Type == "info" {
+		fmt.Fprintf(&b, " (info; invoked at index %d", r.Index)
+	} else {
+		fmt.Fprintf(&b, " (%s at index %d", r.Type, r.Index)
+	}
+	if r.Line > 0 {
+		fmt.Fprintf(&b, ", line %d", r.Line)
+	}
+	if r.Type == "fail" && r.F == "cas" {
+		b.WriteString(", compare did not match")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// explainKey reads porcupine's partial linearizations of a failing key: the
+// longest prefix that linearizes, the state after it, and the ops that could
+// come next (no other unlinearized op returned before they were called) but
+// that the model refuses from that state.
+func explainKey(f *failedKey) KeyFailure {
+	kf := KeyFailure{Key: f.key, Ops: len(f.ops)}
+	var best []int
+	if p := f.info.PartialLinearizations(); len(p) > 0 {
+		for _, lin := range p[0] {
+			if len(lin) > len(best) || (len(lin) == len(best) && slices.Compare(lin, best) < 0) {
+				best = lin
+			}
+		}
+	}
+	kf.Linearized = len(best)
+	state := f.model.Init()
+	done := make([]bool, len(f.ops))
+	for _, id := range best {
+		_, state = f.model.Step(state, &f.ops[id], nil)
+		done[id] = true
+	}
+	kf.State = f.model.DescribeState(state)
+
+	// porcupine's Call/Return are history indexes, and an unknown outcome
+	// never returns.
+	ret := func(o *lop) int64 {
+		if o.outcome == histories.Info {
+			return 1<<63 - 1
+		}
+		return f.part.h[o.comp].Index
+	}
+	minRet := int64(1<<63 - 1)
+	for i := range f.ops {
+		if !done[i] {
+			minRet = min(minRet, ret(&f.ops[i]))
+		}
+	}
+	var next, stuck []int
+	for i := range f.ops {
+		o := &f.ops[i]
+		if done[i] || f.part.h[o.inv].Index > minRet {
+			continue
+		}
+		next = append(next, i)
+		if ok, _ := f.model.Step(state, o, nil); !ok {
+			stuck = append(stuck, i)
+		}
+	}
+	if len(stuck) == 0 {
+		stuck = next // cannot happen with a deterministic model; say something useful anyway
+	}
+	for i, id := range stuck {
+		if i == maxOpsListed {
+			kf.StuckCut = len(stuck) - i
+			break
+		}
+		kf.Stuck = append(kf.Stuck, f.part.ref(&f.ops[id]))
+	}
+	tail := best[max(0, len(best)-maxOpsListed):]
+	for _, id := range tail {
+		kf.PrefixTail = append(kf.PrefixTail, f.part.ref(&f.ops[id]))
+	}
+	return kf
+}
+
+// summary is the key's line in the Result's Summary: "key 7: no
+// linearization of 12 ops; stuck after 5 (state 3) — could not linearize:
+// process 3 read 4 (ok at index 120, line 121)".
+func (kf KeyFailure) summary(withKey bool) string {
+	var b strings.Builder
+	if withKey {
+		fmt.Fprintf(&b, "key %s: ", kf.Key)
+	}
+	fmt.Fprintf(&b, "no linearization of %d ops; stuck after %d (state %s) — could not linearize: ", kf.Ops, kf.Linearized, kf.State)
+	const inSummary = 3
+	for i, r := range kf.Stuck {
+		if i == inSummary {
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(r.String())
+	}
+	if more := len(kf.Stuck) + kf.StuckCut - inSummary; more > 0 {
+		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	return b.String()
+}

@@ -1,0 +1,78 @@
+package checker
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestMerge(t *testing.T) {
+	cases := []struct {
+		in   []Validity
+		want Validity
+	}{
+		{nil, Valid},
+		{[]Validity{Valid, Valid}, Valid},
+		{[]Validity{Valid, Unknown}, Unknown},
+		{[]Validity{Unknown, Invalid, Valid}, Invalid},
+		{[]Validity{Invalid, Unknown}, Invalid},
+	}
+	for _, c := range cases {
+		if got := Merge(c.in...); got != c.want {
+			t.Errorf("Merge(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	for v, code := range map[Validity]int{Valid: 0, Invalid: 1, Unknown: 2} {
+		if v.ExitCode() != code {
+			t.Errorf("%v exits %d, want %d", v, v.ExitCode(), code)
+		}
+	}
+}
+
+func TestComposeLinearizableAndStats(t *testing.T) {
+	h := hist(t,
+		ev{p: 0, t: "invoke", f: "write", v: 1},
+		ev{p: 0, t: "ok", f: "write", v: 1},
+		ev{p: 1, t: "invoke", f: "read"},
+		ev{p: 1, t: "ok", f: "read", v: 2},
+	)
+	lin, _, err := Linearizable(h, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Compose(map[string]Result{"linearizable": lin, "stats": Stats(h)}, nil)
+	if res.Valid != Invalid || !reflect.DeepEqual(res.AnomalyTypes, []string{"nonlinearizable"}) {
+		t.Fatalf("composed %+v", res)
+	}
+	js, err := res.MarshalIndent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Valid    Validity `json:"valid"`
+		Checkers map[string]struct {
+			Valid   Validity       `json:"valid"`
+			Details map[string]any `json:"details"`
+		} `json:"checkers"`
+		AnomalyTypes []string `json:"anomaly_types"`
+		Not          []string `json:"not"`
+	}
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatalf("results.json does not read back: %v\n%s", err, js)
+	}
+	if back.Valid != Invalid || back.Checkers["linearizable"].Valid != Invalid || back.Checkers["stats"].Valid != Valid || back.Not == nil {
+		t.Errorf("read back %+v", back)
+	}
+	if f := back.Checkers["linearizable"].Details["failures"].([]any); len(f) != 1 {
+		t.Errorf("failures %v", f)
+	}
+
+	// Unknown beats valid: a checker that timed out makes the whole run
+	// unknown.
+	res = Compose(map[string]Result{"a": {Valid: Valid}, "b": {Valid: Unknown}}, nil)
+	if res.Valid != Unknown {
+		t.Errorf("valid + unknown = %v", res.Valid)
+	}
+	js, _ = json.Marshal(res)
+	wantContains(t, string(js), `"valid":"unknown"`)
+}

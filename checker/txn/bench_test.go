@@ -1,0 +1,36 @@
+package txn
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/faultline-dev/faultline/checker"
+)
+
+func benchAppend(b *testing.B, txns int, plant bool) {
+	h := AppendHistoryWith(GenOptions{Seed: 7, Txns: txns, Procs: 100, Keys: 100, OpsPerTxn: 4, PlantG2: plant})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := Check(h, Options{Workload: "append"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if plant {
+			if res.Valid != checker.Invalid || !reflect.DeepEqual(res.AnomalyTypes, []string{"G2-item"}) {
+				b.Fatalf("planted G2-item: %v %v\n%s", res.Valid, res.AnomalyTypes, res.Summary)
+			}
+		} else if res.Valid != checker.Valid {
+			b.Fatalf("%v %v\n%s", res.Valid, res.AnomalyTypes, res.Summary)
+		}
+	}
+}
+
+// BenchmarkAppend1M checks a strict-serializable list-append history of a
+// million transactions (about 4 micro-ops each, 100 processes).
+func BenchmarkAppend1M(b *testing.B) { benchAppend(b, 1_000_000, false) }
+
+// BenchmarkAppend1MPlantedG2 is the same with one write-skew pair planted.
+func BenchmarkAppend1MPlantedG2(b *testing.B) { benchAppend(b, 1_000_000, true) }
+
+func BenchmarkAppend100K(b *testing.B) { benchAppend(b, 100_000, false) }

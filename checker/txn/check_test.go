@@ -1,0 +1,289 @@
+package txn
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/histories"
+)
+
+func readHistory(t testing.TB, name string) histories.History {
+	t.Helper()
+	path := filepath.Join("..", "..", "testdata", "txn", name)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := histories.ReadJSONL(f, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func fields(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}
+
+// Every hand-built history in testdata/txn is classified exactly: its
+// anomaly types, the weakest models it rules out, and the verdict under the
+// default model (strict-serializable).
+func TestClassification(t *testing.T) {
+	cases := []struct {
+		file, workload string
+		types, not     string
+		valid          checker.Validity
+	}{
+		{"G0.jsonl", "append", "G0", "read-uncommitted", checker.Invalid},
+		{"G1a.jsonl", "append", "G1a", "read-committed", checker.Invalid},
+		{"G1b.jsonl", "rw-register", "G1b", "read-committed", checker.Invalid},
+		{"G1c.jsonl", "append", "G1c", "read-committed", checker.Invalid},
+		{"G-single.jsonl", "append", "G-single", "consistent-view", checker.Invalid},
+		{"G-nonadjacent.jsonl", "append", "G-nonadjacent", "snapshot-isolation", checker.Invalid},
+		{"G2-item.jsonl", "append", "G2-item", "repeatable-read", checker.Invalid},
+		{"G2-item-register.jsonl", "rw-register", "G2-item", "repeatable-read", checker.Invalid},
+		{"G-single-process.jsonl", "append", "G-single-process", "strong-session-snapshot-isolation", checker.Invalid},
+		{"G-single-realtime.jsonl", "append", "G-single-realtime", "strong-snapshot-isolation", checker.Invalid},
+		{"internal.jsonl", "append", "internal", "read-atomic", checker.Invalid},
+		{"dirty-update.jsonl", "append", "G1a dirty-update", "read-committed", checker.Invalid},
+		// A lost update is always also a cycle: here T1 -ww-> T2 -rw-> T1.
+		{"lost-update.jsonl", "append", "G-single lost-update", "cursor-stability update-atomic", checker.Invalid},
+		{"duplicate-elements.jsonl", "append", "duplicate-elements", "read-uncommitted", checker.Invalid},
+		{"incompatible-order.jsonl", "append", "incompatible-order", "read-committed", checker.Invalid},
+		{"future-read.jsonl", "append", "future-read", "read-committed", checker.Invalid},
+		// Versions in a cycle need reads of each other's writes: also G1c.
+		{"cyclic-versions.jsonl", "rw-register", "G1c cyclic-versions", "read-uncommitted", checker.Invalid},
+		// Real histories from Elle's repository. Elle, without real-time
+		// edges, reports G2-item for the first; the paper's example also
+		// has a G-single through the ww edge an unread append implies.
+		{"elle-si-without-g-single.jsonl", "append", "G-single-realtime G2-item", "repeatable-read strong-snapshot-isolation", checker.Invalid},
+		{"elle-paper-example.jsonl", "append", "G-single G2-item", "consistent-view repeatable-read", checker.Invalid},
+		{"valid-append.jsonl", "append", "", "", checker.Valid},
+		{"valid-rw-register.jsonl", "rw-register", "", "", checker.Valid},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			h := readHistory(t, c.file)
+			res, err := Check(h, Options{Workload: c.workload})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Valid != c.valid || !reflect.DeepEqual(res.AnomalyTypes, fields(c.types)) || !reflect.DeepEqual(res.Not, fields(c.not)) {
+				t.Errorf("got %v %v not %v, want %v [%s] not [%s]\n%s", res.Valid, res.AnomalyTypes, res.Not, c.valid, c.types, c.not, res.Summary)
+			}
+			d := res.Details.(*Details)
+			for _, a := range d.Anomalies {
+				if a.Count < 1 || len(a.Cases) != a.Count {
+					t.Errorf("%s: count %d, %d cases", a.Type, a.Count, len(a.Cases))
+				}
+				for _, cs := range a.Cases {
+					if cs.Explanation == "" || len(cs.Txns) == 0 {
+						t.Errorf("%s: case without explanation or transactions: %+v", a.Type, cs)
+					}
+				}
+			}
+			// Inferring the workload gives the same answer.
+			if res2, err := Check(h, Options{}); err != nil || !reflect.DeepEqual(res2.AnomalyTypes, res.AnomalyTypes) {
+				t.Errorf("inferred workload: %v %v", res2.AnomalyTypes, err)
+			}
+		})
+	}
+}
+
+// The verdict depends on the model; the anomalies are listed regardless.
+func TestConsistencyModelOption(t *testing.T) {
+	cases := []struct {
+		file, model string
+		valid       checker.Validity
+	}{
+		{"G-single-realtime.jsonl", "strict-serializable", checker.Invalid},
+		{"G-single-realtime.jsonl", "strong-snapshot-isolation", checker.Invalid},
+		{"G-single-realtime.jsonl", "serializable", checker.Valid},
+		{"G-single-realtime.jsonl", "snapshot-isolation", checker.Valid},
+		{"G-single-process.jsonl", "strong-session-serializable", checker.Invalid},
+		{"G-single-process.jsonl", "serializable", checker.Valid},
+		{"G2-item.jsonl", "snapshot-isolation", checker.Valid},
+		{"G2-item.jsonl", "repeatable-read", checker.Invalid},
+		{"G-nonadjacent.jsonl", "snapshot-isolation", checker.Invalid},
+		{"G-nonadjacent.jsonl", "repeatable-read", checker.Valid},
+		{"G1c.jsonl", "read-uncommitted", checker.Valid},
+		{"G1c.jsonl", "read-committed", checker.Invalid},
+		{"G0.jsonl", "read-uncommitted", checker.Invalid},
+		{"internal.jsonl", "read-committed", checker.Valid},
+		{"internal.jsonl", "read-atomic", checker.Invalid},
+		{"lost-update.jsonl", "cursor-stability", checker.Invalid},
+		{"elle-si-without-g-single.jsonl", "snapshot-isolation", checker.Valid},
+		{"elle-si-without-g-single.jsonl", "repeatable-read", checker.Invalid},
+	}
+	for _, c := range cases {
+		res, err := Check(readHistory(t, c.file), Options{ConsistencyModel: c.model})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Valid != c.valid || len(res.AnomalyTypes) == 0 {
+			t.Errorf("%s under %s: %v %v, want %v", c.file, c.model, res.Valid, res.AnomalyTypes, c.valid)
+		}
+	}
+	if _, err := Check(readHistory(t, "G0.jsonl"), Options{ConsistencyModel: "snapshot-isolaton"}); err == nil {
+		t.Errorf("want an error for an unknown model")
+	}
+}
+
+// A cycle's explanation names the transactions and gives each step as data
+// for the report to draw.
+func TestCycleExplanation(t *testing.T) {
+	res, err := Check(readHistory(t, "G-single.jsonl"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Details.(*Details).Anomalies[0].Cases[0]
+	wantTxns := []Txn{
+		{Name: "T1", Index: 2, InvokeIndex: 0, Process: 0, Type: "ok", Ops: []any{[]any{"append", "x", int64(1)}, []any{"append", "y", int64(1)}}},
+		{Name: "T2", Index: 3, InvokeIndex: 1, Process: 1, Type: "ok", Ops: []any{[]any{"r", "x", []any{}}, []any{"r", "y", []any{int64(1)}}}},
+	}
+	if !reflect.DeepEqual(c.Txns, wantTxns) {
+		t.Errorf("txns = %#v", c.Txns)
+	}
+	if len(c.Steps) != 2 {
+		t.Fatalf("steps = %+v", c.Steps)
+	}
+	s0, s1 := c.Steps[0], c.Steps[1]
+	if s0.From != "T1" || s0.To != "T2" || s0.Type != "wr" || s0.Key != "y" || s0.Value != int64(1) ||
+		!reflect.DeepEqual(s0.Next, []any{int64(1)}) {
+		t.Errorf("step 0 = %+v", s0)
+	}
+	if s1.From != "T2" || s1.To != "T1" || s1.Type != "rw" || s1.Key != "x" || !reflect.DeepEqual(s1.Value, []any{}) || s1.Next != int64(1) {
+		t.Errorf("step 1 = %+v", s1)
+	}
+	for _, want := range []string{"T1 (index 2, process 0) appended 1 to y", "T2 (index 3, process 1) read y = [1]", "T2 < T1 (rw)", "(G-single"} {
+		if !strings.Contains(c.Explanation, want) {
+			t.Errorf("explanation lacks %q:\n%s", want, c.Explanation)
+		}
+	}
+	// results.json carries it.
+	b, err := json.Marshal(res)
+	if err != nil || !strings.Contains(string(b), `"type":"rw"`) {
+		t.Errorf("json: %v %s", err, b)
+	}
+}
+
+// Out of time, a history with cycles is never valid: the search says which
+// cycles must exist, coarsely, and the verdict is invalid or unknown.
+func TestTimeoutIsNeverValid(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cases := []struct {
+		file, model string
+		types       string
+		valid       checker.Validity
+	}{
+		{"G2-item.jsonl", "strict-serializable", "PL-3-cycle-exists", checker.Invalid},
+		{"G-single-realtime.jsonl", "strict-serializable", "PL-SS-cycle-exists", checker.Invalid},
+		{"G-single-realtime.jsonl", "serializable", "PL-SS-cycle-exists", checker.Unknown},
+		{"G2-item.jsonl", "snapshot-isolation", "PL-3-cycle-exists", checker.Unknown},
+		{"valid-append.jsonl", "strict-serializable", "", checker.Valid},
+	}
+	for _, c := range cases {
+		res, err := CheckContext(ctx, readHistory(t, c.file), Options{ConsistencyModel: c.model})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Valid != c.valid || !reflect.DeepEqual(res.AnomalyTypes, fields(c.types)) {
+			t.Errorf("%s under %s: %v %v, want %v [%s]\n%s", c.file, c.model, res.Valid, res.AnomalyTypes, c.valid, c.types, res.Summary)
+		}
+	}
+}
+
+// Every case is counted; only the first MaxCases of a type are explained.
+func TestCaseCap(t *testing.T) {
+	var h histories.History
+	add := func(p int, typ histories.Type, v []any) {
+		h = append(h, histories.Op{Index: int64(len(h)), Process: histories.Process(p), Type: typ, F: "txn", Value: v})
+	}
+	add(0, histories.Invoke, []any{[]any{"append", "x", int64(1)}})
+	add(0, histories.Fail, []any{[]any{"append", "x", int64(1)}})
+	for i := range 15 {
+		add(1, histories.Invoke, []any{[]any{"r", "x", nil}})
+		add(1, histories.OK, []any{[]any{"r", "x", []any{int64(1)}}})
+		_ = i
+	}
+	res, err := Check(h, Options{Workload: "append", MaxCases: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Details.(*Details).Anomalies
+	if len(a) != 1 || a[0].Type != "G1a" || a[0].Count != 15 || len(a[0].Cases) != 10 {
+		t.Errorf("anomalies = %+v", a)
+	}
+}
+
+// A history the checker cannot interpret is an error naming the op.
+func TestUninterpretable(t *testing.T) {
+	op := func(i int, p int, typ histories.Type, f string, v any) histories.Op {
+		return histories.Op{Index: int64(i), Process: histories.Process(p), Type: typ, F: f, Value: v, Line: i + 1}
+	}
+	ap := func(k string, v int64) []any { return []any{"append", k, v} }
+	cases := []struct {
+		name     string
+		workload string
+		h        histories.History
+		want     string
+	}{
+		{"not a txn", "append", histories.History{op(0, 0, histories.Invoke, "read", nil), op(1, 0, histories.OK, "read", int64(1))},
+			`line 1 (op index 0): op f is "read"`},
+		{"bad micro-op", "append", histories.History{op(0, 0, histories.Invoke, "txn", []any{[]any{"cas", "x", int64(1)}}), op(1, 0, histories.OK, "txn", []any{[]any{"cas", "x", int64(1)}})},
+			`line 2 (op index 1): micro-op 0, ["cas" "x" 1], is not ["append", key, value] or ["r", key, list]`},
+		{"wrong workload", "rw-register", histories.History{op(0, 0, histories.Invoke, "txn", []any{ap("x", 1)}), op(1, 0, histories.OK, "txn", []any{ap("x", 1)})},
+			`is not ["w", key, value] or ["r", key, value]`},
+		{"duplicate append", "append", histories.History{
+			op(0, 0, histories.Invoke, "txn", []any{ap("x", 1)}), op(1, 0, histories.OK, "txn", []any{ap("x", 1)}),
+			op(2, 0, histories.Invoke, "txn", []any{ap("x", 1)}), op(3, 0, histories.OK, "txn", []any{ap("x", 1)})},
+			`line 4 (op index 3): value 1 was already written to key x by the op at line 1`},
+		{"completion differs", "append", histories.History{op(0, 0, histories.Invoke, "txn", []any{ap("x", 1)}), op(1, 0, histories.OK, "txn", []any{ap("x", 2)})},
+			`line 2 (op index 1): micro-op 0, ["append" "x" 2], differs from its invocation's ["append" "x" 1] (line 1)`},
+		{"read not a list", "append", histories.History{op(0, 0, histories.Invoke, "txn", []any{[]any{"r", "x", nil}}), op(1, 0, histories.OK, "txn", []any{[]any{"r", "x", int64(3)}})},
+			`line 2 (op index 1): micro-op 0, ["r" "x" 3]: a read of a list-append key must be a list or null`},
+		{"list value", "rw-register", histories.History{op(0, 0, histories.Invoke, "txn", []any{[]any{"w", "x", []any{}}}), op(1, 0, histories.OK, "txn", []any{[]any{"w", "x", []any{}}})},
+			`is not a number or a string`},
+	}
+	for _, c := range cases {
+		_, err := Check(c.h, Options{Workload: c.workload})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+// Keys may be strings or integers; 7 and "7" are the same key. Values may
+// be strings.
+func TestKeyAndValueTypes(t *testing.T) {
+	var h histories.History
+	add := func(p int, typ histories.Type, v []any) {
+		h = append(h, histories.Op{Index: int64(len(h)), Process: histories.Process(p), Type: typ, F: "txn", Value: v})
+	}
+	// G-single over an int key and a string key, with string values.
+	add(0, histories.Invoke, []any{[]any{"append", int64(7), "a"}, []any{"append", "y", "b"}})
+	add(1, histories.Invoke, []any{[]any{"r", "7", nil}, []any{"r", "y", nil}})
+	add(0, histories.OK, []any{[]any{"append", int64(7), "a"}, []any{"append", "y", "b"}})
+	add(1, histories.OK, []any{[]any{"r", "7", []any{}}, []any{"r", "y", []any{"b"}}})
+	res, err := Check(h, Options{Workload: "append"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.AnomalyTypes, []string{"G-single"}) {
+		t.Errorf("types = %v\n%s", res.AnomalyTypes, res.Summary)
+	}
+	if d := res.Details.(*Details); d.Keys != 2 {
+		t.Errorf("keys = %d, want 2", d.Keys)
+	}
+}

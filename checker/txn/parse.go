@@ -1,0 +1,619 @@
+package txn
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/faultline-dev/faultline/histories"
+)
+
+// Micro-op kinds.
+const (
+	fAppend uint8 = iota + 1
+	fRead
+	fWrite
+)
+
+// Transaction outcomes.
+const (
+	stOK uint8 = iota + 1
+	stInfo
+	stFail
+)
+
+// Micro-op flags.
+const (
+	// mopNil: a register read that observed nil (the initial state).
+	mopNil uint8 = 1 << iota
+	// mopIncompat: an append read that is not a prefix of the key's longest
+	// read.
+	mopIncompat
+)
+
+// txn is one client transaction: an invocation and its completion.
+type txn struct {
+	inv, cmp int32 // positions in the history; cmp is -1 if it never completed
+	m0, m1   int32 // its micro-ops are mops[m0:m1]
+	proc     int32
+	st       uint8
+}
+
+// mop is one micro-op, interned: keys and values are small integers.
+type mop struct {
+	f     uint8
+	flags uint8
+	key   int32
+	// n is the length of an append read.
+	n int32
+	// slot is the element written (append, w), the register value read
+	// (r, unless mopNil), or the last element of an append read (-1 when
+	// the read is empty).
+	slot int32
+}
+
+// Element flags.
+const (
+	// elIntermediate: its writer wrote the key again later in the txn.
+	elIntermediate uint8 = 1 << iota
+)
+
+// elem is one value of one key: who wrote it and, for list-append, where it
+// sits in the key's version order.
+type elem struct {
+	v      int64 // value code (see valueCodes)
+	key    int32
+	writer int32 // txn, or -1 if no transaction in the history wrote it
+	wmop   int32 // the writing micro-op
+	pos    int32 // list-append: index in the key's order; -1 if never read
+	flags  uint8
+}
+
+// keyElems indexes one key's elements by value: a short vector scanned in
+// place (a key usually has a few dozen values, and scanning them beats a
+// history-wide hash table's cache misses), turning into a map once long.
+type keyElems struct {
+	vals  []int64
+	slots []int32
+	m     map[int64]int32
+}
+
+const keyElemsScan = 48
+
+func (ke *keyElems) find(code int64) (int32, bool) {
+	if ke.m != nil {
+		s, ok := ke.m[code]
+		return s, ok
+	}
+	for i, v := range ke.vals {
+		if v == code {
+			return ke.slots[i], true
+		}
+	}
+	return -1, false
+}
+
+func (ke *keyElems) add(code int64, s int32) {
+	if ke.m != nil {
+		ke.m[code] = s
+		return
+	}
+	if ke.vals == nil {
+		ke.vals, ke.slots = make([]int64, 0, 8), make([]int32, 0, 8)
+	}
+	ke.vals = append(ke.vals, code)
+	ke.slots = append(ke.slots, s)
+	if len(ke.vals) > keyElemsScan {
+		ke.m = make(map[int64]int32, 2*len(ke.vals))
+		for i, v := range ke.vals {
+			ke.m[v] = ke.slots[i]
+		}
+		ke.vals, ke.slots = nil, nil
+	}
+}
+
+// lookup is the element of key with value code, if any.
+func (p *parsed) lookup(key int32, code int64) (int32, bool) {
+	return p.keyEls[key].find(code)
+}
+
+// valueCodes turns values into int64 codes. Integer values are their own
+// codes, which keeps the common case free of hashing; a history with any
+// other value (a string) is read again with every value interned.
+type valueCodes struct {
+	intern bool
+	codes  map[any]int64
+	vals   []any
+}
+
+var errNeedIntern = errors.New("non-integer value")
+
+func (c *valueCodes) code(v any) (int64, error) {
+	if !c.intern {
+		if i, ok := v.(int64); ok {
+			return i, nil
+		}
+		return 0, errNeedIntern
+	}
+	switch v.(type) {
+	case int64, string, float64, bool:
+	default:
+		return 0, fmt.Errorf("value %s is not a number or a string", histories.FormatValue(v))
+	}
+	if x, ok := c.codes[v]; ok {
+		return x, nil
+	}
+	x := int64(len(c.vals))
+	c.codes[v] = x
+	c.vals = append(c.vals, v)
+	return x, nil
+}
+
+func (c *valueCodes) value(x int64) any {
+	if !c.intern {
+		return x
+	}
+	return c.vals[x]
+}
+
+// opError is a history the checker cannot interpret, at an op.
+type opError struct {
+	line  int
+	index int64
+	msg   string
+}
+
+func (e *opError) Error() string {
+	return fmt.Sprintf("line %d (op index %d): %s", e.line, e.index, e.msg)
+}
+
+func lineOf(h histories.History, i int) int {
+	if h[i].Line != 0 {
+		return h[i].Line
+	}
+	return i + 1
+}
+
+func errAtOp(h histories.History, i int, format string, args ...any) error {
+	return &opError{line: lineOf(h, i), index: h[i].Index, msg: fmt.Sprintf(format, args...)}
+}
+
+// keyOrder is a list-append key's version order as far as the reads reveal
+// it: the longest read.
+type keyOrder struct {
+	vals  []int64 // value codes, in order
+	slots []int32 // the element at each position
+	// lt, lm: the txn and micro-op of the longest read.
+	lt, lm int32
+	// dupAt is the first position whose element repeats an earlier one; -1
+	// if none.
+	dupAt int32
+	// incompat: some read of this key is not a prefix of another.
+	incompat bool
+}
+
+// parsed is a history as the checker sees it.
+type parsed struct {
+	h        histories.History
+	workload string
+	txns     []txn
+	mops     []mop
+	elems    []elem
+	keyEls   []keyElems // each key's elements, for lookups by value
+	keys     []string   // key names by id
+	codes    valueCodes
+	orders   []keyOrder // list-append only, by key
+	// incompatKeys are the keys with a read that disagrees with the
+	// longest read seen when it was parsed.
+	incompatKeys []int32
+}
+
+type parser struct {
+	parsed
+	strKeys map[string]int32
+	intKeys map[int64]int32
+}
+
+// parse reads the transactions of h. Its errors name the op.
+func parse(h histories.History, workload string) (*parsed, error) {
+	pairs, err := histories.Pairs(h, "")
+	if err != nil {
+		return nil, err
+	}
+	p, err := parseWith(h, pairs, workload, false)
+	if errors.Is(err, errNeedIntern) {
+		p, err = parseWith(h, pairs, workload, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &p.parsed, nil
+}
+
+func parseWith(h histories.History, pairs []histories.Pair, workload string, intern bool) (*parser, error) {
+	nm := 0
+	for _, pr := range pairs {
+		if v, ok := h[pr.Invoke].Value.([]any); ok {
+			nm += len(v)
+		}
+	}
+	p := &parser{
+		parsed: parsed{
+			h: h, workload: workload,
+			txns:  make([]txn, 0, len(pairs)),
+			mops:  make([]mop, 0, nm),
+			elems: make([]elem, 0, nm/2+16),
+		},
+		strKeys: make(map[string]int32),
+		intKeys: make(map[int64]int32),
+	}
+	p.codes.intern = intern
+	if intern {
+		p.codes.codes = make(map[any]int64)
+	}
+	for _, pr := range pairs {
+		if err := p.txn(pr); err != nil {
+			return nil, err
+		}
+	}
+	if workload == "append" {
+		if err := p.settleOrders(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *parser) key(k any) (int32, bool) {
+	switch x := k.(type) {
+	case string:
+		if id, ok := p.strKeys[x]; ok {
+			return id, true
+		}
+		id := p.newKey(x)
+		p.strKeys[x] = id
+		return id, true
+	case int64:
+		if id, ok := p.intKeys[x]; ok {
+			return id, true
+		}
+		// The same key may be written as 7 and "7".
+		s := strconv.FormatInt(x, 10)
+		id, ok := p.strKeys[s]
+		if !ok {
+			id = p.newKey(s)
+			p.strKeys[s] = id
+		}
+		p.intKeys[x] = id
+		return id, true
+	}
+	return 0, false
+}
+
+func (p *parser) newKey(name string) int32 {
+	id := int32(len(p.keys))
+	p.keys = append(p.keys, name)
+	p.keyEls = append(p.keyEls, keyElems{})
+	if p.workload == "append" {
+		p.orders = append(p.orders, keyOrder{lt: -1, lm: -1, dupAt: -1})
+	}
+	return id
+}
+
+// slot is the element of key with value code, created if new.
+func (p *parser) slot(key int32, code int64) int32 {
+	ke := &p.keyEls[key]
+	if s, ok := ke.find(code); ok {
+		return s
+	}
+	s := int32(len(p.elems))
+	p.elems = append(p.elems, elem{v: code, key: key, writer: -1, wmop: -1, pos: -1})
+	ke.add(code, s)
+	return s
+}
+
+var mopForms = map[string]string{
+	"append":      `["append", key, value] or ["r", key, list]`,
+	"rw-register": `["w", key, value] or ["r", key, value]`,
+}
+
+func (p *parser) txn(pr histories.Pair) error {
+	h := p.h
+	t := txn{inv: int32(pr.Invoke), cmp: int32(pr.Complete), proc: int32(h[pr.Invoke].Process), m0: int32(len(p.mops))}
+	at := pr.Invoke // the op whose value we read
+	switch h.Outcome(pr) {
+	case histories.OK:
+		t.st, at = stOK, pr.Complete
+	case histories.Fail:
+		t.st = stFail
+	default:
+		t.st = stInfo
+	}
+	if h[pr.Invoke].F != "txn" {
+		return errAtOp(h, pr.Invoke, "op f is %q; the %s checker reads only transactions (f \"txn\")", h[pr.Invoke].F, p.workload)
+	}
+	ti := int32(len(p.txns))
+	value, ok := h[at].Value.([]any)
+	if !ok {
+		return errAtOp(h, at, "txn value %s is not a list of micro-ops", histories.FormatValue(h[at].Value))
+	}
+	var inv []any
+	if t.st == stOK {
+		// The completion carries the reads; it must be the same
+		// transaction as the invocation.
+		inv, _ = h[pr.Invoke].Value.([]any)
+		if inv != nil && len(inv) != len(value) {
+			return errAtOp(h, at, "completion has %d micro-ops but its invocation (line %d) has %d", len(value), lineOf(h, pr.Invoke), len(inv))
+		}
+	}
+	for i, raw := range value {
+		m, ok := raw.([]any)
+		if !ok || len(m) != 3 {
+			return errAtOp(h, at, "micro-op %d, %s, is not %s", i, histories.FormatValue(raw), mopForms[p.workload])
+		}
+		f, _ := m[0].(string)
+		key, ok := p.key(m[1])
+		if !ok {
+			return errAtOp(h, at, "micro-op %d, %s: key must be a string or an integer", i, histories.FormatValue(raw))
+		}
+		var mo mop
+		mo.key = key
+		switch {
+		case f == "r":
+			mo.f = fRead
+		case f == "append" && p.workload == "append":
+			mo.f = fAppend
+		case f == "w" && p.workload == "rw-register":
+			mo.f = fWrite
+		default:
+			return errAtOp(h, at, "micro-op %d, %s, is not %s", i, histories.FormatValue(raw), mopForms[p.workload])
+		}
+		mi := int32(len(p.mops))
+		switch mo.f {
+		case fAppend, fWrite:
+			c, err := p.codes.code(m[2])
+			if err == errNeedIntern {
+				return err
+			} else if err != nil {
+				return errAtOp(h, at, "micro-op %d, %s: %v", i, histories.FormatValue(raw), err)
+			}
+			s := p.slot(key, c)
+			e := &p.elems[s]
+			if e.writer >= 0 {
+				w := p.txns[e.writer]
+				return errAtOp(h, at, "value %s was already written to key %s by the op at line %d; the %s checker needs unique values per key", histories.FormatValue(m[2]), p.keys[key], lineOf(h, int(w.inv)), p.workload)
+			}
+			e.writer, e.wmop = ti, mi
+			mo.slot = s
+		case fRead:
+			if t.st != stOK {
+				// An unfinished or failed txn's reads tell nothing.
+				mo.flags |= mopNil
+				mo.slot = -1
+				break
+			}
+			if p.workload == "append" {
+				if err := p.appendRead(&mo, m[2], ti, mi); err != nil {
+					if err == errNeedIntern {
+						return err
+					}
+					return errAtOp(h, at, "micro-op %d, %s: %v", i, histories.FormatValue(raw), err)
+				}
+				break
+			}
+			if m[2] == nil {
+				mo.flags |= mopNil
+				mo.slot = -1
+				break
+			}
+			c, err := p.codes.code(m[2])
+			if err == errNeedIntern {
+				return err
+			} else if err != nil {
+				return errAtOp(h, at, "micro-op %d, %s: %v", i, histories.FormatValue(raw), err)
+			}
+			mo.slot = p.slot(key, c)
+		}
+		if inv != nil {
+			im, _ := inv[i].([]any)
+			if len(im) != 3 || im[0] != m[0] || !sameScalar(im[1], m[1]) || (mo.f != fRead && !sameScalar(im[2], m[2])) {
+				return errAtOp(h, at, "micro-op %d, %s, differs from its invocation's %s (line %d)", i, histories.FormatValue(raw), histories.FormatValue(inv[i]), lineOf(h, pr.Invoke))
+			}
+		}
+		p.mops = append(p.mops, mo)
+	}
+	t.m1 = int32(len(p.mops))
+	// A write followed by another write of the same key in the txn is
+	// intermediate.
+	for i := t.m0; i < t.m1; i++ {
+		a := &p.mops[i]
+		if a.f == fRead {
+			continue
+		}
+		for j := i + 1; j < t.m1; j++ {
+			if b := &p.mops[j]; b.f != fRead && b.key == a.key {
+				p.elems[a.slot].flags |= elIntermediate
+				break
+			}
+		}
+	}
+	p.txns = append(p.txns, t)
+	return nil
+}
+
+// appendRead records a committed read of a list: it is compared with the
+// longest read of its key so far, which it extends, repeats a prefix of, or
+// contradicts.
+func (p *parser) appendRead(mo *mop, v any, ti, mi int32) error {
+	var list []any
+	switch x := v.(type) {
+	case nil:
+	case []any:
+		list = x
+	default:
+		return fmt.Errorf("a read of a list-append key must be a list or null")
+	}
+	mo.n = int32(len(list))
+	mo.slot = -1
+	o := &p.orders[mo.key]
+	m := min(len(list), len(o.vals))
+	for i := 0; i < m; i++ {
+		c, err := p.codes.code(list[i])
+		if err != nil {
+			return err
+		}
+		if c != o.vals[i] {
+			// Not a prefix, nor extends: incompatible.
+			mo.flags |= mopIncompat
+			if !o.incompat {
+				o.incompat = true
+				p.incompatKeys = append(p.incompatKeys, mo.key)
+			}
+			if len(list) > len(o.vals) {
+				if err := p.setOrder(o, list, mo.key, ti, mi); err != nil {
+					return err
+				}
+			}
+			c, err := p.codes.code(list[len(list)-1])
+			if err != nil {
+				return err
+			}
+			mo.slot = p.slot(mo.key, c)
+			return nil
+		}
+	}
+	if len(list) > len(o.vals) {
+		for i := len(o.vals); i < len(list); i++ {
+			c, err := p.codes.code(list[i])
+			if err != nil {
+				return err
+			}
+			s := p.slot(mo.key, c)
+			if p.elems[s].pos >= 0 {
+				if o.dupAt < 0 {
+					o.dupAt = int32(i)
+				}
+			} else {
+				p.elems[s].pos = int32(i)
+			}
+			o.vals = append(o.vals, c)
+			o.slots = append(o.slots, s)
+		}
+		o.lt, o.lm = ti, mi
+	}
+	if len(list) > 0 {
+		mo.slot = o.slots[len(list)-1]
+	}
+	return nil
+}
+
+// sameScalar is a == b for scalars, and false (not a panic) for lists.
+func sameScalar(a, b any) bool {
+	switch a.(type) {
+	case nil, string, int64, float64, bool:
+		return a == b
+	}
+	return false
+}
+
+// setOrder replaces a key's order by list (a longer, incompatible read).
+func (p *parser) setOrder(o *keyOrder, list []any, key, ti, mi int32) error {
+	for _, s := range o.slots {
+		p.elems[s].pos = -1
+	}
+	o.vals, o.slots, o.dupAt = o.vals[:0], o.slots[:0], -1
+	for i, x := range list {
+		c, err := p.codes.code(x)
+		if err != nil {
+			return err
+		}
+		s := p.slot(key, c)
+		if p.elems[s].pos >= 0 {
+			if o.dupAt < 0 {
+				o.dupAt = int32(i)
+			}
+		} else {
+			p.elems[s].pos = int32(i)
+		}
+		o.vals = append(o.vals, c)
+		o.slots = append(o.slots, s)
+	}
+	o.lt, o.lm = ti, mi
+	return nil
+}
+
+// settleOrders re-reads, for keys with incompatible reads, every read of the
+// key against the final (longest) order: a read judged compatible with a
+// shorter order may contradict the final one.
+func (p *parser) settleOrders() error {
+	if len(p.incompatKeys) == 0 {
+		return nil
+	}
+	bad := make(map[int32]bool, len(p.incompatKeys))
+	for _, k := range p.incompatKeys {
+		bad[k] = true
+	}
+	for ti := range p.txns {
+		t := &p.txns[ti]
+		if t.st != stOK {
+			continue
+		}
+		for mi := t.m0; mi < t.m1; mi++ {
+			mo := &p.mops[mi]
+			if mo.f != fRead || !bad[mo.key] {
+				continue
+			}
+			list := p.readList(int32(ti), mi)
+			o := &p.orders[mo.key]
+			compat := len(list) <= len(o.vals)
+			for i := 0; compat && i < len(list); i++ {
+				c, err := p.codes.code(list[i])
+				if err != nil {
+					return err
+				}
+				compat = c == o.vals[i]
+			}
+			mo.flags &^= mopIncompat
+			if !compat {
+				mo.flags |= mopIncompat
+			}
+			if len(list) == 0 {
+				mo.slot = -1
+			} else if compat {
+				mo.slot = o.slots[len(list)-1]
+			} else {
+				c, err := p.codes.code(list[len(list)-1])
+				if err != nil {
+					return err
+				}
+				mo.slot = p.slot(mo.key, c)
+			}
+		}
+	}
+	return nil
+}
+
+// readList is the list an append read returned, from the history (nil
+// reads as empty).
+func (p *parsed) readList(ti, mi int32) []any {
+	l, _ := p.mopValue(ti, mi).([]any)
+	return l
+}
+
+// mopValue is the third element of a micro-op as the history has it (the
+// completion's for ok txns, else the invocation's).
+func (p *parsed) mopValue(ti, mi int32) any {
+	t := &p.txns[ti]
+	return p.txnValue(ti)[mi-t.m0].([]any)[2]
+}
+
+// txnValue is the transaction's micro-ops as the history has them.
+func (p *parsed) txnValue(ti int32) []any {
+	t := &p.txns[ti]
+	at := t.inv
+	if t.st == stOK {
+		at = t.cmp
+	}
+	v, _ := p.h[at].Value.([]any)
+	return v
+}

@@ -1,0 +1,151 @@
+package checker
+
+import (
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/faultline-dev/faultline/histories"
+)
+
+// Linearization keeps porcupine's account of the keys that have no
+// linearization, to draw its HTML visualization of each: the history of
+// the key and the longest partial linearizations porcupine found.
+//
+// Times in the visualization (and in annotations given to it) are history
+// indexes: an op spans its invocation's index to its completion's.
+type Linearization struct {
+	model string
+	keys  []*failedKey
+}
+
+// Keys are the failing keys, in order.
+func (l *Linearization) Keys() []string {
+	if l == nil {
+		return nil
+	}
+	out := make([]string, len(l.keys))
+	for i, k := range l.keys {
+		out[i] = k.key
+	}
+	return out
+}
+
+// WriteVisualization writes porcupine's visualization of one failing key,
+// a self-contained HTML page, to w.
+func (l *Linearization) WriteVisualization(w io.Writer, key string, annotations []porcupine.Annotation) error {
+	if l != nil {
+		for _, k := range l.keys {
+			if k.key == key {
+				info := k.info // AddAnnotations appends to a copy, not to what we keep
+				info.AddAnnotations(annotations)
+				return porcupine.Visualize(k.model, info, w)
+			}
+		}
+	}
+	return fmt.Errorf("key %q has no failed linearization to visualize", key)
+}
+
+// WriteVisualizations writes one HTML file per failing key into dir
+// (created if needed) and returns the paths written. File names are safe
+// for any key: see VisualizationFile.
+func (l *Linearization) WriteVisualizations(dir string, annotations []porcupine.Annotation) ([]string, error) {
+	if l == nil || len(l.keys) == 0 {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("writing linearizability visualizations: %w", err)
+	}
+	var paths []string
+	for _, k := range l.keys {
+		p := filepath.Join(dir, VisualizationFile(k.key))
+		f, err := os.Create(p)
+		if err != nil {
+			return paths, fmt.Errorf("writing the visualization of key %q: %w", k.key, err)
+		}
+		err = l.WriteVisualization(f, k.key, annotations)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return paths, fmt.Errorf("writing the visualization of key %q to %s: %w", k.key, p, err)
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// VisualizationFile is the file name of a key's visualization:
+// linearizability-key-KEY.html with KEY kept to letters, digits, '.', '_'
+// and '-' and at most 64 bytes; a key that had to be changed gets a hash of
+// itself appended, so that two keys never share a file.
+// linearizability.html is the history with no keys.
+func VisualizationFile(key string) string {
+	if key == "" {
+		return "linearizability.html"
+	}
+	var b strings.Builder
+	for _, r := range key {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	safe := b.String()
+	if len(safe) > 64 {
+		safe = safe[:64]
+	}
+	if safe != key {
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		safe = fmt.Sprintf("%s-%08x", safe, h.Sum32())
+	}
+	return "linearizability-key-" + safe + ".html"
+}
+
+// NemesisAnnotations turns the nemesis ops of a history into porcupine
+// annotations on the history-index time line: each fault from its start to
+// its stop (start-X / stop-X, or the end of the history), shaded in every
+// key's visualization.
+func NemesisAnnotations(h histories.History) []porcupine.Annotation {
+	var out []porcupine.Annotation
+	open := map[string]int{} // fault name -> index into out
+	var last int64
+	for i := range h {
+		op := &h[i]
+		last = op.Index
+		if op.Process != histories.Nemesis || op.Type == histories.Invoke {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(op.F, "start-"):
+			name := strings.TrimPrefix(op.F, "start-")
+			open[name] = len(out)
+			out = append(out, porcupine.Annotation{Tag: "nemesis", Start: op.Index, End: -1, Description: name,
+				Details: op.F + " " + histories.FormatValue(op.Value), BackgroundColor: "#f7d6d6"})
+		case strings.HasPrefix(op.F, "stop-"):
+			name := strings.TrimPrefix(op.F, "stop-")
+			if j, ok := open[name]; ok {
+				out[j].End = op.Index
+				delete(open, name)
+				continue
+			}
+			out = append(out, porcupine.Annotation{Tag: "nemesis", Start: op.Index, Description: op.F})
+		default:
+			out = append(out, porcupine.Annotation{Tag: "nemesis", Start: op.Index, Description: op.F,
+				Details: histories.FormatValue(op.Value)})
+		}
+	}
+	for i := range out {
+		if out[i].End == -1 {
+			out[i].End = last
+		}
+	}
+	return out
+}

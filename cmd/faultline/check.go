@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/checker/suite"
+	"github.com/faultline-dev/faultline/histories"
+)
+
+type checkFlags struct {
+	model, workload, format, out, initial, consistency string
+	timeout                                            time.Duration
+}
+
+func init() {
+	var f checkFlags
+	cmd := &cobra.Command{
+		Use:   "check [flags] PATH...",
+		Short: "Check recorded histories against a consistency model",
+		Long: `Check histories recorded by faultline or by Jepsen.
+
+PATH is a history.jsonl (faultline), a history.edn (Jepsen/Knossos: a vector
+of op maps or one map per line), a Jepsen log of jepsen.util lines, or a
+directory holding one of history.jsonl, history.edn, jepsen.log.
+
+The model is inferred where the history makes it clear (cas ops: cas-register;
+get/put/append: kv; acquire/release: mutex; txn micro-ops: multi-register, or
+the append / rw-register transactional workloads); otherwise give --model.
+
+Exit codes: 0 valid, 1 invalid, 2 unknown (e.g. --timeout hit), 3 error
+(bad input, bad flags). With several PATHs, the worst verdict wins.`,
+		Example: `  faultline check testdata/corpora/porcupine-jepsen-etcd/etcd_000.log
+  faultline check --model register --initial 0 history.edn
+  faultline check --workload append --consistency-model serializable store/latest
+  faultline check --format json --out /tmp/result store/latest`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCheck(cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.model, "model", "", "linearizability model: "+strings.Join(modelNames(), ", "))
+	fl.StringVar(&f.workload, "workload", "", "transactional workload: "+strings.Join(suite.Workloads, ", ")+" (or register)")
+	fl.StringVar(&f.consistency, "consistency-model", "strict-serializable", "what the system claims (transactional checks): invalid only if an anomaly rules it out")
+	fl.StringVar(&f.format, "format", "text", "output format: text or json")
+	fl.DurationVar(&f.timeout, "timeout", 0, "give up after this long and report unknown (0: no limit)")
+	fl.StringVar(&f.out, "out", "", "write results.json and visualizations of failures into this directory")
+	fl.StringVar(&f.initial, "initial", "", "initial value of register models (default: none, a read before any write returns nil)")
+	_ = cmd.RegisterFlagCompletionFunc("model", fixedCompletions(modelNames()))
+	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(append([]string{"register"}, suite.Workloads...)))
+	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletions([]string{"text", "json"}))
+	rootCmd.AddCommand(cmd)
+}
+
+func fixedCompletions(vals []string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return vals, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func runCheck(stdout, stderr io.Writer, f checkFlags, paths []string) error {
+	if f.format != "text" && f.format != "json" {
+		return withCode(exitError, fmt.Errorf("--format %q: want text or json", f.format))
+	}
+	if f.model != "" && !slices.Contains(modelNames(), f.model) {
+		return withCode(exitError, fmt.Errorf("--model %q: unknown model (known: %s)", f.model, strings.Join(modelNames(), ", ")))
+	}
+	opts := suite.Options{Model: f.model, Workload: f.workload, Timeout: f.timeout, ConsistencyModel: f.consistency}
+	if f.initial != "" {
+		opts.Initial, opts.HasInitial = suite.ParseValue(f.initial), true
+	}
+	worst := checker.Valid
+	failed := false
+	for _, p := range paths {
+		out := f.out
+		if out != "" && len(paths) > 1 {
+			out = filepath.Join(out, safeName(p))
+		}
+		v, err := checkOne(stdout, f.format, p, out, opts)
+		if err != nil {
+			fmt.Fprintln(stderr, "faultline:", err)
+			failed = true
+			continue
+		}
+		worst = checker.Merge(worst, v)
+	}
+	if failed {
+		return withCode(exitError, nil)
+	}
+	return withCode(worst.ExitCode(), nil)
+}
+
+func checkOne(stdout io.Writer, format, path, out string, opts suite.Options) (checker.Validity, error) {
+	file, err := histories.Resolve(path)
+	if err != nil {
+		return 0, err
+	}
+	h, err := histories.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	o, err := suite.Check(h, file, opts)
+	if err != nil {
+		return 0, err
+	}
+	var files []string
+	if out != "" {
+		if files, err = writeCheckOutput(out, o); err != nil {
+			return 0, err
+		}
+	}
+	if format == "json" {
+		b, err := json.Marshal(struct {
+			File string `json:"file"`
+			checker.Results
+		}{file, o.Results})
+		if err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		printText(stdout, file, o, files)
+	}
+	return o.Results.Valid, nil
+}
+
+// printText is the human summary: one headline, then each checker's summary.
+func printText(w io.Writer, file string, o suite.Outcome, files []string) {
+	fmt.Fprintf(w, "%s: %s (%s, %d ops, checked in %s)\n", file, strings.ToUpper(o.Results.Valid.String()), o.Checked, o.Ops, o.Elapsed.Round(time.Millisecond))
+	for _, name := range slices.Sorted(maps.Keys(o.Results.Checkers)) {
+		r := o.Results.Checkers[name]
+		fmt.Fprintf(w, "  %s: %s — %s\n", name, r.Valid, indent(r.Summary, "    "))
+	}
+	if len(o.Results.Not) > 0 {
+		fmt.Fprintf(w, "  not: %s; also not: %s\n", strings.Join(o.Results.Not, ", "), strings.Join(o.Results.AlsoNot, ", "))
+	}
+	for _, f := range files {
+		fmt.Fprintf(w, "  wrote %s\n", f)
+	}
+}
+
+func writeCheckOutput(dir string, o suite.Outcome) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	b, err := o.Results.MarshalIndent()
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, "results.json")
+	if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	files := []string{p}
+	if o.Linearization != nil && o.Results.Valid == checker.Invalid {
+		viz, err := o.Linearization.WriteVisualizations(dir, nil)
+		if err != nil {
+			return files, fmt.Errorf("write visualization: %w", err)
+		}
+		files = append(files, viz...)
+	}
+	return files, nil
+}
+
+func indent(s, pad string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pad)
+}
+
+func safeName(p string) string {
+	r := strings.NewReplacer("/", "_", "\\", "_", "..", "_")
+	return r.Replace(strings.TrimLeft(p, "./"))
+}
+
+func modelNames() []string {
+	var ns []string
+	for _, m := range checker.Models() {
+		ns = append(ns, m.Name)
+	}
+	return ns
+}

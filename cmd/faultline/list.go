@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/checker/txn"
+)
+
+// listSections are what `faultline list` can show; other rooms (targets,
+// workloads, nemeses) append theirs from their own files' init.
+var listSections = []listSection{
+	{"models", "linearizability models (faultline check --model)", func(w io.Writer) {
+		for _, m := range checker.Models() {
+			fmt.Fprintf(w, "  %s\t%s\n", m.Name, m.Description)
+		}
+	}},
+	{"consistency-models", "transactional consistency models (--consistency-model)", func(w io.Writer) {
+		for _, m := range txn.Models() {
+			fmt.Fprintf(w, "  %s\n", m)
+		}
+	}},
+}
+
+type listSection struct {
+	name, title string
+	print       func(io.Writer)
+}
+
+func init() {
+	cmd := &cobra.Command{
+		Use:   "list [SECTION]",
+		Short: "List the models, checkers, targets, workloads and nemeses faultline knows",
+		Args:  cobra.MaximumNArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			var names []string
+			for _, s := range listSections {
+				names = append(names, s.name)
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			defer tw.Flush()
+			found := false
+			for _, s := range listSections {
+				if len(args) == 1 && args[0] != s.name {
+					continue
+				}
+				found = true
+				fmt.Fprintf(tw, "%s: %s\n", s.name, s.title)
+				s.print(tw)
+				fmt.Fprintln(tw)
+			}
+			if !found {
+				return withCode(exitError, fmt.Errorf("list: unknown section %q", args[0]))
+			}
+			return nil
+		},
+	}
+	rootCmd.AddCommand(cmd)
+}

@@ -1,0 +1,80 @@
+// Command faultline is a Jepsen-style fault-injection and consistency checker.
+//
+// The CLI is thin: each verb parses flags into options and calls the
+// controller, checker or reports packages. Every verb registers itself on
+// rootCmd from its own file's init.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by run and check (see DESIGN.md).
+const (
+	exitValid   = 0
+	exitInvalid = 1
+	exitUnknown = 2
+	exitError   = 3
+)
+
+// exitErr carries an exit code out of a command. A nil err means the
+// command already printed what it had to say.
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e *exitErr) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitErr) Unwrap() error { return e.err }
+
+// withCode returns an error that makes faultline exit with code.
+func withCode(code int, err error) error { return &exitErr{code: code, err: err} }
+
+var rootCmd = &cobra.Command{
+	Use:   "faultline",
+	Short: "Jepsen-style fault injection and consistency checking, in one binary",
+	Long: `faultline drives concurrent workloads against a real distributed system while
+nemeses partition the network, kill and pause nodes and skew clocks; it records
+every operation in a history and checks the history against consistency models
+(linearizability with porcupine, transactional isolation Elle-style).
+
+Exit codes of run and check: 0 valid, 1 invalid, 2 unknown, 3 error.`,
+	SilenceErrors: true,
+	SilenceUsage:  true,
+}
+
+func init() {
+	rootCmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withCode(exitError, fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath()))
+	})
+}
+
+func main() {
+	os.Exit(execute())
+}
+
+func execute() int {
+	err := rootCmd.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitErr
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "faultline:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "faultline:", err)
+	return exitError
+}

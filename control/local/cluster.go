@@ -1,0 +1,395 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/faultline-dev/faultline/control"
+)
+
+// Options configure a new local cluster.
+type Options struct {
+	// Nodes names the nodes; empty means n1 … n3.
+	Nodes []string
+	// RunID names the run's namespaces and links; empty means a random one.
+	RunID string
+	// Subnet is the /24 (or larger) the nodes live in; the zero value means
+	// one is picked that no host route or address covers.
+	Subnet netip.Prefix
+	// Detached makes the cluster outlive this process: its processes hold
+	// the run's lock, so Cleanup treats it as live while any of them runs
+	// (and removes it only when asked to remove detached clusters).
+	Detached bool
+
+	_ struct{}
+}
+
+// Cluster is a set of network namespaces on this host joined by a bridge.
+// It implements control.Cluster and control.Transferer.
+type Cluster struct {
+	id       string
+	subnet   netip.Prefix
+	hostAddr netip.Addr
+	nodes    []control.Node
+	detached bool
+
+	mu    sync.Mutex
+	lock  *os.File // nil for an attached cluster
+	procs map[*process]struct{}
+	torn  bool
+}
+
+var (
+	_ control.Cluster    = (*Cluster)(nil)
+	_ control.Transferer = (*Cluster)(nil)
+)
+
+// New creates a cluster: a namespace per node joined by a bridge, and the
+// controller's veth into it. On error, whatever was made is removed.
+func New(ctx context.Context, opts Options) (c *Cluster, err error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("control/local needs root (network namespaces, veth links)")
+	}
+	id := opts.RunID
+	if id == "" {
+		id = NewRunID()
+	}
+	if err := checkRunID(id); err != nil {
+		return nil, err
+	}
+	names := opts.Nodes
+	if len(names) == 0 {
+		names = NodeNames(3)
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if err := checkNodeName(n); err != nil {
+			return nil, err
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("node name %q given twice", n)
+		}
+		seen[n] = true
+	}
+
+	unlock, err := hostLock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	lock, err := createRunLock(id, opts.Detached)
+	if err != nil {
+		return nil, err
+	}
+	c = &Cluster{id: id, detached: opts.Detached, lock: lock, procs: map[*process]struct{}{}}
+	defer func() {
+		if err != nil {
+			// A fresh context: ctx may be what failed.
+			if terr := c.Teardown(context.Background()); terr != nil {
+				err = errors.Join(err, fmt.Errorf("removing the half-made cluster: %w", terr))
+			}
+			c = nil
+		}
+	}()
+
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return c, fmt.Errorf("netlink: %w", err)
+	}
+	defer host.Close()
+
+	subnet := opts.Subnet
+	if !subnet.IsValid() {
+		used, err := usedPrefixes(host)
+		if err != nil {
+			return c, err
+		}
+		if subnet, err = pickSubnet(id, used); err != nil {
+			return c, err
+		}
+	}
+	subnet = subnet.Masked()
+	if !subnet.Addr().Is4() || subnet.Bits() > 30 || 1<<(32-subnet.Bits()) < len(names)+12 {
+		return c, fmt.Errorf("subnet %s: want an IPv4 prefix with room for %d nodes", subnet, len(names))
+	}
+	c.subnet = subnet
+	c.hostAddr = subnet.Addr().Next()
+	addr := subnet.Addr()
+	for range 10 {
+		addr = addr.Next()
+	}
+	for _, n := range names {
+		addr = addr.Next() // n1 is .11, n2 .12, … in a /24
+		c.nodes = append(c.nodes, control.Node{Name: n, Addr: addr})
+	}
+
+	if err := c.build(ctx, host); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// build makes the hub namespace and bridge, the controller's veth, and the
+// nodes.
+func (c *Cluster) build(ctx context.Context, host *netlink.Handle) error {
+	hubNs := hubNamespace(c.id)
+	if err := createNamespace(hubNs); err != nil {
+		return err
+	}
+	hub, hubFd, err := handleAt(hubNs)
+	if err != nil {
+		return err
+	}
+	defer hubFd.Close()
+	defer hub.Close()
+
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName(c.id)}}
+	if err := hub.LinkAdd(br); err != nil {
+		return fmt.Errorf("creating bridge %s in %s: %w", br.Name, hubNs, err)
+	}
+	if err := hub.LinkSetUp(br); err != nil {
+		return fmt.Errorf("bringing up bridge %s: %w", br.Name, err)
+	}
+	brIndex := br.Attrs().Index
+
+	// The controller's end: fl-<id> on the host, "host" on the bridge.
+	hv := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostLinkName(c.id)}, PeerName: hostPeer, PeerNamespace: netlink.NsFd(hubFd)}
+	if err := host.LinkAdd(hv); err != nil {
+		return fmt.Errorf("creating veth %s: %w", hv.Name, err)
+	}
+	if err := host.AddrAdd(hv, &netlink.Addr{IPNet: prefixIPNet(netip.PrefixFrom(c.hostAddr, c.subnet.Bits()))}); err != nil {
+		return fmt.Errorf("adding %s to %s: %w", c.hostAddr, hv.Name, err)
+	}
+	if err := host.LinkSetUp(hv); err != nil {
+		return fmt.Errorf("bringing up %s: %w", hv.Name, err)
+	}
+	if err := attachToBridge(hub, hostPeer, brIndex); err != nil {
+		return err
+	}
+
+	for _, n := range c.nodes {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("creating nodes: %w", err)
+		}
+		if err := c.buildNode(hub, brIndex, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) buildNode(hub *netlink.Handle, brIndex int, n control.Node) error {
+	nsName := NamespaceName(c.id, n.Name)
+	if err := createNamespace(nsName); err != nil {
+		return err
+	}
+	nh, nsFd, err := handleAt(nsName)
+	if err != nil {
+		return err
+	}
+	defer nsFd.Close()
+	defer nh.Close()
+
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: n.Name}, PeerName: nodeLink, PeerNamespace: netlink.NsFd(nsFd)}
+	if err := hub.LinkAdd(v); err != nil {
+		return fmt.Errorf("creating veth for %s: %w", n.Name, err)
+	}
+	if err := attachToBridge(hub, n.Name, brIndex); err != nil {
+		return err
+	}
+	eth, err := nh.LinkByName(nodeLink)
+	if err != nil {
+		return fmt.Errorf("finding %s in %s: %w", nodeLink, nsName, err)
+	}
+	if err := nh.AddrAdd(eth, &netlink.Addr{IPNet: prefixIPNet(netip.PrefixFrom(n.Addr, c.subnet.Bits()))}); err != nil {
+		return fmt.Errorf("adding %s to %s in %s: %w", n.Addr, nodeLink, nsName, err)
+	}
+	if err := nh.LinkSetUp(eth); err != nil {
+		return fmt.Errorf("bringing up %s in %s: %w", nodeLink, nsName, err)
+	}
+	lo, err := nh.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("finding lo in %s: %w", nsName, err)
+	}
+	if err := nh.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("bringing up lo in %s: %w", nsName, err)
+	}
+	return nil
+}
+
+func attachToBridge(hub *netlink.Handle, name string, brIndex int) error {
+	l, err := hub.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("finding %s in the hub: %w", name, err)
+	}
+	if err := hub.LinkSetMasterByIndex(l, brIndex); err != nil {
+		return fmt.Errorf("attaching %s to the bridge: %w", name, err)
+	}
+	if err := hub.LinkSetUp(l); err != nil {
+		return fmt.Errorf("bringing up %s: %w", name, err)
+	}
+	return nil
+}
+
+// handleAt opens a netlink handle inside named namespace name. The caller
+// closes both.
+func handleAt(name string) (*netlink.Handle, netns.NsHandle, error) {
+	fd, err := netns.GetFromName(name)
+	if err != nil {
+		return nil, netns.None(), fmt.Errorf("opening namespace %s: %w", name, err)
+	}
+	h, err := netlink.NewHandleAt(fd)
+	if err != nil {
+		fd.Close()
+		return nil, netns.None(), fmt.Errorf("netlink in %s: %w", name, err)
+	}
+	return h, fd, nil
+}
+
+// Attach returns the cluster of run id, made earlier by New in this or
+// another process (e.g. `faultline cluster up`), to inspect, signal or tear
+// down. Processes it did not start itself are reached through Processes.
+func Attach(id string) (*Cluster, error) {
+	if err := checkRunID(id); err != nil {
+		return nil, err
+	}
+	all, err := listNamespaces()
+	if err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	c := &Cluster{id: id, procs: map[*process]struct{}{}}
+	_, meta := runLockState(id)
+	c.detached = meta.Detached
+	for _, name := range all {
+		rid, node, ok := parseNamespace(name)
+		if !ok || rid != id || node == hubName {
+			continue
+		}
+		addr, bits, err := nodeAddr(name)
+		if err != nil {
+			return nil, err
+		}
+		c.nodes = append(c.nodes, control.Node{Name: node, Addr: addr})
+		c.subnet = netip.PrefixFrom(addr, bits).Masked()
+	}
+	if len(c.nodes) == 0 {
+		return nil, fmt.Errorf("no cluster with run id %s on this host (no namespace %s)", id, NamespaceName(id, "*"))
+	}
+	slices.SortFunc(c.nodes, func(a, b control.Node) int {
+		if nodeLess(a.Name, b.Name) {
+			return -1
+		}
+		return 1
+	})
+	c.hostAddr = c.subnet.Addr().Next()
+	return c, nil
+}
+
+func nodeAddr(nsName string) (netip.Addr, int, error) {
+	h, fd, err := handleAt(nsName)
+	if err != nil {
+		return netip.Addr{}, 0, err
+	}
+	defer fd.Close()
+	defer h.Close()
+	l, err := h.LinkByName(nodeLink)
+	if err != nil {
+		return netip.Addr{}, 0, fmt.Errorf("finding %s in %s: %w", nodeLink, nsName, err)
+	}
+	addrs, err := h.AddrList(l, netlink.FAMILY_V4)
+	if err != nil || len(addrs) == 0 {
+		return netip.Addr{}, 0, fmt.Errorf("no IPv4 address on %s in %s: %v", nodeLink, nsName, err)
+	}
+	p, _ := ipNetPrefix(addrs[0].IPNet)
+	return p.Addr(), p.Bits(), nil
+}
+
+// RunID is the id in the names of everything the cluster made.
+func (c *Cluster) RunID() string { return c.id }
+
+// Subnet is the prefix the nodes' addresses are in.
+func (c *Cluster) Subnet() netip.Prefix { return c.subnet }
+
+// HostAddr is the controller's address in the cluster's subnet: the source
+// address nodes see for the controller's connections.
+func (c *Cluster) HostAddr() netip.Addr { return c.hostAddr }
+
+// Detached reports whether the cluster was made to outlive its creator.
+func (c *Cluster) Detached() bool { return c.detached }
+
+// Nodes implements control.Cluster.
+func (c *Cluster) Nodes() []control.Node { return slices.Clone(c.nodes) }
+
+// Namespace is the name of node's network namespace (as `ip netns` shows
+// it), for tools that must run there themselves.
+func (c *Cluster) Namespace(node string) (string, error) {
+	if err := c.checkNode(node); err != nil {
+		return "", err
+	}
+	return NamespaceName(c.id, node), nil
+}
+
+func (c *Cluster) checkNode(node string) error {
+	for _, n := range c.nodes {
+		if n.Name == node {
+			return nil
+		}
+	}
+	return fmt.Errorf("local cluster %s: node %q: %w", c.id, node, control.ErrNoNode)
+}
+
+// Processes lists the processes running in node's namespace, whoever
+// started them.
+func (c *Cluster) Processes(node string) ([]Proc, error) {
+	ns, err := c.Namespace(node)
+	if err != nil {
+		return nil, err
+	}
+	ino, err := namespaceInode(ns)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", ns, err)
+	}
+	return procsInNamespaces(map[uint64]string{ino: ns}), nil
+}
+
+// Teardown implements control.Cluster: it kills every process in the
+// cluster's namespaces, deletes the controller's veth and the namespaces
+// (and with them the bridge, the nodes' links and their iptables rules),
+// and releases the run's lock.
+func (c *Cluster) Teardown(ctx context.Context) error {
+	c.mu.Lock()
+	c.torn = true
+	procs := make([]*process, 0, len(c.procs))
+	for p := range c.procs {
+		procs = append(procs, p)
+	}
+	c.mu.Unlock()
+	// Our own children first, by handle, so their waiters reap them.
+	for _, p := range procs {
+		_ = p.Signal(syscall.SIGKILL)
+	}
+	_, err := removeRun(ctx, c.id)
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
+	return err
+}

@@ -1,0 +1,48 @@
+package controller
+
+import (
+	"io"
+	"time"
+
+	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/targets"
+	"github.com/faultline-dev/faultline/targets/etcd"
+	"github.com/faultline-dev/faultline/targets/memory"
+
+	// Workloads register themselves: one import line each.
+	_ "github.com/faultline-dev/faultline/workloads/register"
+)
+
+// The targets faultline knows: one entry each.
+func init() {
+	RegisterTarget("etcd", func(cfg SystemConfig) (System, error) {
+		return &localSystem{
+			cfg:      cfg,
+			dataDirs: []string{"data"},
+			newDB: func(c control.Cluster, dir string) (targets.DB, error) {
+				return etcd.New(c, etcd.Options{
+					Dir:             dir,
+					ReadConsistency: cfg.Plan.ReadConsistency,
+					RequestTimeout:  time.Duration(cfg.Plan.OpTimeout),
+				})
+			},
+			client: func(db targets.DB, node string) (io.Closer, error) {
+				c, err := db.(*etcd.Target).Client(node)
+				if err != nil {
+					return nil, err
+				}
+				return etcdClient{c}, nil
+			},
+		}, nil
+	})
+	RegisterTarget("memory", func(cfg SystemConfig) (System, error) {
+		s := memory.New(cfg.Plan.Nodes)
+		s.Latency = 2 * time.Millisecond
+		return s, nil
+	})
+}
+
+// etcdClient adds the error classification the register workload asks for.
+type etcdClient struct{ *etcd.Client }
+
+func (etcdClient) Definite(err error) bool { return etcd.Definite(err) }

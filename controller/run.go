@@ -1,0 +1,251 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/checker/suite"
+	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/histories"
+	"github.com/faultline-dev/faultline/workloads"
+)
+
+// Options are how a run reports, beside its plan.
+type Options struct {
+	// Progress receives the live progress line (a terminal) or periodic
+	// plain lines; nil for none.
+	Progress io.Writer
+	// Terminal says Progress is a terminal (redraw one line in place).
+	Terminal bool
+}
+
+// Result is what a run produced.
+type Result struct {
+	Dir      string
+	Results  checker.Results
+	Outcome  suite.Outcome
+	Ops      int64
+	Duration time.Duration
+	// Recovery is how long the cluster took to answer again in the final
+	// phase.
+	Recovery time.Duration
+	// Interrupted is set when the run was stopped by a signal.
+	Interrupted bool
+}
+
+// RunInfo is the controller's own section of results.json.
+type RunInfo struct {
+	Ops              int64   `json:"ops"`
+	DurationSeconds  float64 `json:"duration_seconds"`
+	OpsPerSecond     float64 `json:"ops_per_second"`
+	RecoverySeconds  float64 `json:"recovery_seconds"`
+	Interrupted      bool    `json:"interrupted,omitempty"`
+	RecoveryError    string  `json:"recovery_error,omitempty"`
+	TeardownError    string  `json:"teardown_error,omitempty"`
+	CollectLogsError string  `json:"collect_logs_error,omitempty"`
+}
+
+// Run runs one test to the end. ctx cancelled (Ctrl-C) stops the workload
+// early; the run still tears down, checks and writes its results. An error
+// means the test could not be run (bad plan, cluster setup failed) or its
+// results could not be written.
+func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) {
+	if err := plan.Validate(TargetNames(), workloads.Names(), nil); err != nil {
+		return nil, err
+	}
+	wl, err := workloads.Get(plan.Workload)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := newRunDir(plan)
+	if err != nil {
+		return nil, err
+	}
+	res = &Result{Dir: dir}
+	logFile, err := os.OpenFile(filepath.Join(dir, "faultline.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return res, err
+	}
+	defer logFile.Close()
+	lg := log.New(logFile, "", log.LstdFlags|log.Lmicroseconds)
+	logf := lg.Printf
+	if err := writeJSON(filepath.Join(dir, "plan.json"), plan); err != nil {
+		return res, err
+	}
+	if err := updateLatest(plan.Store, dir); err != nil {
+		logf("store/latest: %v", err)
+	}
+	logf("run %s: plan %+v", dir, plan)
+
+	// Processes started in node namespaces are reaped here, not by PID 1.
+	if err := control.BecomeSubreaper(); err != nil {
+		logf("subreaper: %v", err)
+	}
+	sys, err := newSystem(SystemConfig{Plan: plan, Dir: dir, Logf: logf})
+	if err != nil {
+		return res, err
+	}
+	info := RunInfo{}
+	// Teardown on every path out, panics included.
+	tornDown := false
+	teardown := func() {
+		if tornDown {
+			return
+		}
+		tornDown = true
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+		defer cancel()
+		// Stop first, so that logs are complete when collected.
+		if err := sys.Teardown(tctx); err != nil {
+			info.TeardownError = err.Error()
+			logf("teardown: %v", err)
+		}
+		if err := sys.CollectLogs(filepath.Join(dir, "nodes")); err != nil {
+			info.CollectLogsError = err.Error()
+			logf("collect logs: %v", err)
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			logf("panic: %v\n%s", p, debug.Stack())
+			teardown()
+			panic(p)
+		}
+		teardown()
+	}()
+
+	progress(opts, "setting up %d %s nodes (%s)…\n", len(plan.Nodes), plan.Target, dir)
+	setupCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	err = sys.Start(setupCtx)
+	cancel()
+	if err != nil {
+		return res, fmt.Errorf("cluster setup: %w", err)
+	}
+	logf("cluster up")
+
+	histPath := filepath.Join(dir, "history.jsonl")
+	rec, err := histories.Create(histPath)
+	if err != nil {
+		return res, err
+	}
+	stats := &counters{}
+	stopProgress := startProgress(opts, plan, stats, rec)
+	runErr := runWorkers(ctx, plan, wl, sys, rec, stats, logf)
+	stopProgress()
+	if cerr := rec.Close(); cerr != nil && runErr == nil {
+		runErr = cerr
+	}
+	res.Ops = rec.Count()
+	res.Duration = time.Duration(rec.Now())
+	res.Interrupted = ctx.Err() != nil
+	info.Ops, info.Interrupted = res.Ops, res.Interrupted
+	info.DurationSeconds = res.Duration.Seconds()
+	if res.Duration > 0 {
+		info.OpsPerSecond = float64(stats.completed.Load()) / res.Duration.Seconds()
+	}
+
+	// Final phase: the cluster must answer again; measure how long it takes.
+	if runErr == nil && !res.Interrupted {
+		progress(opts, "final phase: waiting for the cluster to recover…\n")
+		t0 := time.Now()
+		rctx, cancel := context.WithTimeout(ctx, time.Duration(plan.RecoveryTimeout))
+		err := sys.WaitHealthy(rctx)
+		cancel()
+		res.Recovery = time.Since(t0)
+		info.RecoverySeconds = res.Recovery.Seconds()
+		if err != nil {
+			info.RecoveryError = err.Error()
+			logf("recovery: %v", err)
+		}
+	}
+	teardown()
+
+	// Check what was recorded, read back from disk: the file is the record.
+	progress(opts, "checking %d ops…\n", res.Ops)
+	h, err := histories.ReadFile(histPath)
+	if err != nil {
+		return res, fmt.Errorf("read back history: %w", err)
+	}
+	copts := wl.Check()
+	out, err := suite.Check(h, histPath, copts)
+	if err != nil {
+		return res, fmt.Errorf("check: %w", err)
+	}
+	out.Results.Run = info
+	if info.RecoveryError != "" {
+		// A cluster that never recovered is not a pass.
+		out.Results.Checkers["recovery"] = checker.Result{Valid: checker.Unknown, Summary: "the cluster did not answer again within " + plan.RecoveryTimeout.String() + ": " + info.RecoveryError}
+		out.Results.Valid = checker.Merge(out.Results.Valid, checker.Unknown)
+	}
+	res.Outcome, res.Results = out, out.Results
+	if err := writeJSON(filepath.Join(dir, "results.json"), out.Results); err != nil {
+		return res, err
+	}
+	if out.Linearization != nil && out.Results.Valid == checker.Invalid {
+		if _, err := out.Linearization.WriteVisualizations(dir, nil); err != nil {
+			logf("visualization: %v", err)
+		}
+	}
+	logf("verdict %s", out.Results.Valid)
+	return res, runErr
+}
+
+func progress(o Options, format string, args ...any) {
+	if o.Progress != nil {
+		if o.Terminal {
+			fmt.Fprint(o.Progress, "\r\033[K")
+		}
+		fmt.Fprintf(o.Progress, format, args...)
+	}
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// newRunDir makes store/<name>/<time>/, adding a suffix if two runs start
+// in the same second.
+func newRunDir(p Plan) (string, error) {
+	base := filepath.Join(p.Store, p.Name, time.Now().Format("20060102T150405"))
+	dir := base
+	for i := 1; ; i++ {
+		err := os.MkdirAll(filepath.Dir(dir), 0o755)
+		if err == nil {
+			err = os.Mkdir(dir, 0o755)
+		}
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			return "", fmt.Errorf("store: %w", err)
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+// updateLatest points store/latest at dir (relative, so the store can move).
+func updateLatest(store, dir string) error {
+	rel, err := filepath.Rel(store, dir)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(store, ".latest.tmp")
+	_ = os.Remove(tmp)
+	if err := os.Symlink(rel, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(store, "latest"))
+}

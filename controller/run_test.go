@@ -1,0 +1,138 @@
+package controller
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/checker/suite"
+	"github.com/faultline-dev/faultline/histories"
+	"github.com/faultline-dev/faultline/targets/memory"
+	_ "github.com/faultline-dev/faultline/workloads/register"
+)
+
+func init() {
+	// A deliberately broken target: nodes serve stale reads.
+	RegisterTarget("memory-stale", func(cfg SystemConfig) (System, error) {
+		s := memory.New(cfg.Plan.Nodes)
+		s.StaleReads = true
+		s.Latency = time.Millisecond
+		return s, nil
+	})
+}
+
+func memoryPlan(t *testing.T, target string) Plan {
+	p := DefaultPlan()
+	p.Target = target
+	p.Name = "mem"
+	p.Store = t.TempDir()
+	p.TimeLimit = Duration(1500 * time.Millisecond)
+	p.Concurrency = 6
+	p.Seed = 3
+	return p
+}
+
+// TestRunMemory runs the whole controller against the in-process target and
+// checks the store it leaves.
+func TestRunMemory(t *testing.T) {
+	p := memoryPlan(t, "memory")
+	res, err := Run(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Results.Valid != checker.Valid {
+		t.Fatalf("verdict %s: %+v", res.Results.Valid, res.Results.Checkers)
+	}
+	if res.Ops < 100 {
+		t.Fatalf("only %d ops recorded", res.Ops)
+	}
+	for _, f := range []string{"plan.json", "history.jsonl", "results.json", "faultline.log", "nodes/n1/memory.log", "nodes/n5/memory.log"} {
+		if _, err := os.Stat(filepath.Join(res.Dir, f)); err != nil {
+			t.Errorf("store lacks %s: %v", f, err)
+		}
+	}
+	latest, err := filepath.EvalSymlinks(filepath.Join(p.Store, "latest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := filepath.EvalSymlinks(res.Dir); latest != want {
+		t.Fatalf("latest -> %s, want %s", latest, want)
+	}
+	// Checking the stored history again gives the same verdict.
+	h, err := histories.ReadFile(res.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(h)) != res.Ops {
+		t.Fatalf("history has %d ops, run says %d", len(h), res.Ops)
+	}
+	out, err := suite.Check(h, "", suite.Options{Model: "cas-register"})
+	if err != nil || out.Results.Valid != res.Results.Valid {
+		t.Fatalf("recheck: %v %v", out.Results.Valid, err)
+	}
+}
+
+func TestRunFindsStaleReads(t *testing.T) {
+	p := memoryPlan(t, "memory-stale")
+	res, err := Run(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Results.Valid != checker.Invalid {
+		t.Fatalf("stale reads not found: %s %+v", res.Results.Valid, res.Results.Checkers["linearizable"].Summary)
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	p := memoryPlan(t, "memory")
+	p.TimeLimit = Duration(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Run(ctx, p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || time.Since(start) > 20*time.Second {
+		t.Fatalf("interrupted=%v after %s", res.Interrupted, time.Since(start))
+	}
+	if res.Results.Valid != checker.Valid || res.Ops == 0 {
+		t.Fatalf("what was recorded must still be checked: %s, %d ops", res.Results.Valid, res.Ops)
+	}
+}
+
+func TestSameSeedSameOps(t *testing.T) {
+	gen := func() []string {
+		p := memoryPlan(t, "memory")
+		p.Concurrency = 1
+		p.TimeLimit = Duration(time.Second)
+		res, err := Run(context.Background(), p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := histories.ReadFile(res.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ops []string
+		for _, op := range h {
+			if op.Type == histories.Invoke {
+				ops = append(ops, op.F+" "+op.Key+" "+histories.FormatValue(op.Value))
+			}
+		}
+		return ops
+	}
+	a, b := gen(), gen()
+	n := min(len(a), len(b))
+	if n < 20 {
+		t.Fatalf("too few ops: %d %d", len(a), len(b))
+	}
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			t.Fatalf("op %d differs: %q vs %q", i, a[i], b[i])
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// System is a target's cluster as the controller drives it.
+type System interface {
+	// Start creates the hosts, starts the target on each and waits until
+	// the cluster serves.
+	Start(ctx context.Context) error
+	// Client opens a workload client bound to a node.
+	Client(ctx context.Context, node string) (io.Closer, error)
+	// WaitHealthy waits until every node answers a request that needs the
+	// cluster (e.g. a linearizable read).
+	WaitHealthy(ctx context.Context) error
+	// CollectLogs copies each node's logs into dir/<node>/.
+	CollectLogs(dir string) error
+	// Teardown stops every process and removes every host Start made. It
+	// is safe to call more than once and after a failed Start.
+	Teardown(ctx context.Context) error
+}
+
+// SystemConfig is what a target needs to build its System.
+type SystemConfig struct {
+	Plan Plan
+	// Dir is the run's store directory; targets keep data under it.
+	Dir string
+	// Logf writes to the run's faultline.log.
+	Logf func(format string, args ...any)
+}
+
+// TargetFactory builds a System for a plan.
+type TargetFactory func(cfg SystemConfig) (System, error)
+
+var targetFactories = map[string]TargetFactory{}
+
+// RegisterTarget adds a target; one line per target.
+func RegisterTarget(name string, f TargetFactory) { targetFactories[name] = f }
+
+// TargetNames lists the registered targets.
+func TargetNames() []string {
+	var ns []string
+	for n := range targetFactories {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+func newSystem(cfg SystemConfig) (System, error) {
+	f, ok := targetFactories[cfg.Plan.Target]
+	if !ok {
+		return nil, fmt.Errorf("target: unknown target %q (known: %s)", cfg.Plan.Target, strings.Join(TargetNames(), ", "))
+	}
+	return f(cfg)
+}
