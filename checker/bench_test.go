@@ -19,7 +19,7 @@ import (
 // included, takes at most 1.5x porcupine's own check of the same events
 // (parsing excluded), as porcupine's tests do it. Run both together:
 //
-//	go test ./checker -run '^$' -bench 'EtcdCorpus' -benchmem
+//	go test ./checker -run '^$' -bench EtcdCorpus -benchmem
 //
 // and divide the ns/op.
 

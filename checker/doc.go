@@ -15,6 +15,14 @@
 // history (no per-op allocation: inputs point at decoded ops, register states
 // point at values in them) and checks each key on its own, in parallel.
 //
+// Every model state carries a hash (a value's is computed once when the
+// history is decoded, a multi-register's is updated on each write), and
+// state equality compares hashes first, so it costs O(1) when states differ.
+// porcupine's own Model.Hash is deliberately left unset: with it, porcupine
+// keeps one cache bucket (one allocation) per (linearized set, state) instead
+// of one per linearized set, which measured 30% more CPU on the etcd corpus
+// and bought nothing, as the bucket scan is already cheap.
+//
 // What an operation means, by how it completed:
 //
 //   - ok: it took effect, once, between its invocation and its completion.

@@ -1,7 +1,9 @@
 package checker
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/internal/gen"
@@ -21,6 +23,11 @@ func TestGeneratedHistories(t *testing.T) {
 		}
 		if d := r.Details.(LinearizableDetails); d.Keys != 50 || d.Decided != 50 {
 			t.Errorf("details %+v", d)
+		}
+		// Out of time before the first key: unknown, never valid.
+		r, _, err = Linearizable(h, LinearizableOptions{Model: "cas-register", Timeout: time.Nanosecond})
+		if err != nil || r.Valid != Unknown || !strings.Contains(r.Summary, "0 of 50 keys decided") {
+			t.Errorf("a 1ns timeout: %v, %v: %s", err, r.Valid, r.Summary)
 		}
 		if inferred, _ := InferModel(h); inferred != "cas-register" {
 			t.Errorf("inferred %q", inferred)

@@ -179,6 +179,9 @@ type failedKey struct {
 }
 
 func checkKey(h histories.History, pairs []histories.Pair, k *keyPairs, def *modelDef, init any, deadline time.Time) keyOutcome {
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return keyOutcome{status: keyUndecided, ops: len(k.pairs)}
+	}
 	part := &partition{h: h, key: k.key}
 	ops := make([]lop, 0, len(k.pairs))
 	for _, pi := range k.pairs {

@@ -27,7 +27,6 @@ var kvModel = &modelDef{
 			Init:  func() any { return init },
 			Step:  kvStep,
 			Equal: func(a, b any) bool { return a.(*val).equal(b.(*val)) },
-			Hash:  func(s any) uint64 { return s.(*val).h },
 			DescribeOperation: func(input, _ any) string {
 				o := input.(*lop)
 				var s string

@@ -38,12 +38,6 @@ var mutexModel = &modelDef{
 		return porcupine.Model{
 			Init: func() any { return init },
 			Step: mutexStep,
-			Hash: func(s any) uint64 {
-				if s.(bool) {
-					return 1
-				}
-				return 0
-			},
 			DescribeOperation: func(input, _ any) string {
 				o := input.(*lop)
 				if o.kind == opAcquire {

@@ -1,7 +1,6 @@
 package checker
 
 import (
-	"os"
 	"fmt"
 
 	"github.com/anishathalye/porcupine"
@@ -111,22 +110,11 @@ func registerStep(state, input, _ any) (bool, any) {
 	return false, s
 }
 
-var scratchNoHash = os.Getenv("NOHASH") != ""
-
 func registerPorcupine(part *partition, init *val) porcupine.Model {
-	m := registerPorcupine2(part, init)
-	if scratchNoHash {
-		m.Hash = nil
-	}
-	return m
-}
-
-func registerPorcupine2(part *partition, init *val) porcupine.Model {
 	return porcupine.Model{
 		Init:  func() any { return init },
 		Step:  registerStep,
 		Equal: func(a, b any) bool { return a.(*val).equal(b.(*val)) },
-		Hash:  func(s any) uint64 { return s.(*val).h },
 		DescribeOperation: func(input, _ any) string {
 			return describeRegisterOp(input.(*lop))
 		},

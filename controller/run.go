@@ -187,13 +187,8 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		out.Results.Valid = checker.Merge(out.Results.Valid, checker.Unknown)
 	}
 	res.Outcome, res.Results = out, out.Results
-	if err := writeJSON(filepath.Join(dir, "results.json"), out.Results); err != nil {
+	if _, err := WriteResults(dir, plan.Name, h, out); err != nil {
 		return res, err
-	}
-	if out.Linearization != nil && out.Results.Valid == checker.Invalid {
-		if _, err := out.Linearization.WriteVisualizations(dir, nil); err != nil {
-			logf("visualization: %v", err)
-		}
 	}
 	logf("verdict %s", out.Results.Valid)
 	return res, runErr

@@ -2,7 +2,6 @@ package reports
 
 import (
 	"bufio"
-	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -766,11 +765,4 @@ func runFiles(dir string) []fileLink {
 		out = append(out, link(dir, n))
 	}
 	return out
-}
-
-// renderTo is WriteHTML into a buffer, for tests and the server.
-func renderTo(h histories.History, res checker.Results, extra Extras) ([]byte, error) {
-	var b bytes.Buffer
-	err := WriteHTML(&b, h, res, extra)
-	return b.Bytes(), err
 }

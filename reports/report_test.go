@@ -367,3 +367,10 @@ func TestTxnDetailsFixture(t *testing.T) {
 		t.Fatal("the diagram names each transaction and its process")
 	}
 }
+
+// renderTo is WriteHTML into a buffer.
+func renderTo(h histories.History, res checker.Results, extra Extras) ([]byte, error) {
+	var b bytes.Buffer
+	err := WriteHTML(&b, h, res, extra)
+	return b.Bytes(), err
+}

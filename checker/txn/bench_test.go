@@ -11,6 +11,7 @@ func benchAppend(b *testing.B, txns int, plant bool) {
 	h := AppendHistoryWith(GenOptions{Seed: 7, Txns: txns, Procs: 100, Keys: 100, OpsPerTxn: 4, PlantG2: plant})
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0, _ := cpuTime()
 	for b.Loop() {
 		res, err := Check(h, Options{Workload: "append"})
 		if err != nil {
@@ -24,6 +25,11 @@ func benchAppend(b *testing.B, txns int, plant bool) {
 			b.Fatalf("%v %v\n%s", res.Valid, res.AnomalyTypes, res.Summary)
 		}
 	}
+	// CPU time is what the check costs regardless of other load on the
+	// machine; peak RSS includes the generated history.
+	cpu1, rss := cpuTime()
+	b.ReportMetric((cpu1-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MB")
 }
 
 // BenchmarkAppend1M checks a strict-serializable list-append history of a

@@ -81,8 +81,8 @@ type Step struct {
 	Key  string `json:"key,omitempty"`
 	// Value is what From wrote (ww, wr) or read (rw) of Key; Next is what To
 	// wrote (ww, rw) or read (wr).
-	Value any `json:"value,omitempty"`
-	Next  any `json:"next,omitempty"`
+	Value any `json:"value"`
+	Next  any `json:"next"`
 	// Process is the process of a process-order step; FromIndex and ToIndex
 	// are the completion of From and the invocation of To of a real-time
 	// step.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/checker/suite"
+	"github.com/faultline-dev/faultline/controller"
 	"github.com/faultline-dev/faultline/histories"
 )
 
@@ -116,7 +116,7 @@ func checkOne(stdout io.Writer, format, path, out string, opts suite.Options) (c
 	}
 	var files []string
 	if out != "" {
-		if files, err = writeCheckOutput(out, o); err != nil {
+		if files, err = controller.WriteResults(out, filepath.Base(file), h, o); err != nil {
 			return 0, err
 		}
 	}
@@ -148,29 +148,6 @@ func printText(w io.Writer, file string, o suite.Outcome, files []string) {
 	for _, f := range files {
 		fmt.Fprintf(w, "  wrote %s\n", f)
 	}
-}
-
-func writeCheckOutput(dir string, o suite.Outcome) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	b, err := o.Results.MarshalIndent()
-	if err != nil {
-		return nil, err
-	}
-	p := filepath.Join(dir, "results.json")
-	if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
-		return nil, err
-	}
-	files := []string{p}
-	if o.Linearization != nil && o.Results.Valid == checker.Invalid {
-		viz, err := o.Linearization.WriteVisualizations(dir, nil)
-		if err != nil {
-			return files, fmt.Errorf("write visualization: %w", err)
-		}
-		files = append(files, viz...)
-	}
-	return files, nil
 }
 
 func indent(s, pad string) string {

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline/control/controltest"
+)
+
+// bin is the faultline binary built once for these end-to-end tests: the
+// tests drive it as a user would.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "faultline-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	bin = filepath.Join(dir, "faultline")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build faultline: %v\n%s", err, out)
+		os.Exit(3)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// faultline runs the binary and returns its exit code, stdout and stderr.
+func faultline(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("faultline %v: %v", args, err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+func repoPath(p string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", p)
+}
+
+func TestCheckCorpusExitCodes(t *testing.T) {
+	cases := []struct {
+		file string
+		code int
+		out  string
+	}{
+		{"testdata/corpora/porcupine-jepsen-etcd/etcd_000.log", 1, "INVALID (cas-register"},
+		{"testdata/corpora/porcupine-jepsen-etcd/etcd_002.log", 0, "VALID (cas-register"},
+		{"testdata/corpora/porcupine-kv/c10-bad.txt", 1, "INVALID (kv"},
+		{"testdata/corpora/porcupine-kv/c10-ok.txt", 0, "VALID (kv"},
+	}
+	for _, c := range cases {
+		code, out, errOut := faultline(t, "", "check", repoPath(c.file))
+		if code != c.code || !strings.Contains(out, c.out) {
+			t.Errorf("check %s: exit %d, want %d; out %q err %q", c.file, code, c.code, out, errOut)
+		}
+	}
+	// The invalid etcd log names the key and the operations.
+	_, out, _ := faultline(t, "", "check", repoPath("testdata/corpora/porcupine-jepsen-etcd/etcd_000.log"))
+	if !strings.Contains(out, "could not") {
+		t.Errorf("invalid output does not say which operations could not be linearized:\n%s", out)
+	}
+}
+
+func TestCheckOutAndJSON(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := faultline(t, "", "check", "--format", "json", "--out", dir, repoPath("testdata/corpora/porcupine-jepsen-etcd/etcd_000.log"))
+	if code != 1 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	var res struct {
+		File  string `json:"file"`
+		Valid any    `json:"valid"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Valid != false {
+		t.Fatalf("json output %q: %v", out, err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil || !bytes.Contains(b, []byte(`"valid": false`)) {
+		t.Fatalf("results.json: %v %s", err, b)
+	}
+	htmls, _ := filepath.Glob(filepath.Join(dir, "*.html"))
+	if len(htmls) == 0 {
+		t.Fatal("no visualization written")
+	}
+}
+
+func TestCheckBadInput(t *testing.T) {
+	dir := t.TempDir()
+	trunc := filepath.Join(dir, "history.jsonl")
+	os.WriteFile(trunc, []byte(`{"index":0,"time":1,"process":0,"type":"invoke","f":"read","value":null}`+"\n"+`{"index":1,"time":2,"proc`), 0o644)
+	garbled := filepath.Join(dir, "garbled.log")
+	os.WriteFile(garbled, []byte("INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:okay\t:read\tnil\n"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", trunc}, trunc + ":2:"},
+		{[]string{"check", garbled}, garbled + ":2:"},
+		{[]string{"check", "--model", "nope", trunc}, `--model "nope"`},
+		{[]string{"check", "--format", "xml", trunc}, "--format"},
+		{[]string{"check", filepath.Join(dir, "missing")}, "no such file"},
+		{[]string{"check", "--timeout", "soon", trunc}, "timeout"},
+		{[]string{"check"}, "requires at least 1 arg"},
+	}
+	for _, c := range cases {
+		code, _, errOut := faultline(t, "", c.args...)
+		if code != 3 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 3 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+func TestRunBadPlans(t *testing.T) {
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "plan.yaml")
+	os.WriteFile(typo, []byte("name: x\nconcurency: 5\n"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--target", "etdc"}, `target: unknown target "etdc"`},
+		{[]string{"run", "--nodes", "0"}, "nodes: 0: need at least one node"},
+		{[]string{"run", "-c", typo}, "line 2: field concurency not found"},
+		{[]string{"run", "--concurrency", "0", "--target", "memory"}, "concurrency: 0"},
+		{[]string{"run", "--read-consistency", "strong"}, "read-consistency"},
+	}
+	for _, c := range cases {
+		code, _, errOut := faultline(t, dir, c.args...)
+		if code != 3 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 3 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+// leftovers lists faultline's namespaces and member processes still there.
+func leftovers(t *testing.T) []string {
+	t.Helper()
+	var left []string
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "fl-") {
+			left = append(left, "netns "+e.Name())
+		}
+	}
+	links, _ := os.ReadDir("/sys/class/net")
+	for _, l := range links {
+		if strings.HasPrefix(l.Name(), "fl-") || strings.HasPrefix(l.Name(), "flbr-") {
+			left = append(left, "link "+l.Name())
+		}
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if strings.Contains(line, "/netns/fl-") || strings.Contains(line, "faultline") {
+			left = append(left, "mount "+line)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte("etcd-member")) && bytes.HasPrefix(b, []byte(bin)) {
+			left = append(left, "process "+filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return left
+}
+
+// TestRunEtcd is the main job end to end with a short time limit: a real
+// 5-node etcd on local hosts, the register workload, exit 0 and valid; the
+// store holds what it should; checking the history again agrees; nothing
+// is left behind.
+func TestRunEtcd(t *testing.T) {
+	controltest.RequireRoot(t)
+	dir := t.TempDir()
+	code, out, errOut := faultline(t, dir, "run", "--time-limit", "5s", "--store", "store")
+	if code != 0 {
+		t.Fatalf("run exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "VALID (cas-register") {
+		t.Fatalf("no valid verdict in output:\n%s", out)
+	}
+	run, err := filepath.EvalSymlinks(filepath.Join(dir, "store", "latest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"history.jsonl", "results.json", "plan.json", "faultline.log", "nodes/n1/etcd.log", "nodes/n5/etcd.log"} {
+		if st, err := os.Stat(filepath.Join(run, f)); err != nil || st.Size() == 0 {
+			t.Errorf("store lacks %s (or it is empty): %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(run, "nodes", "n1", "data")); err == nil {
+		t.Error("etcd data directory left in the store")
+	}
+	code, out2, _ := faultline(t, dir, "check", filepath.Join(run, "history.jsonl"))
+	if code != 0 || !strings.Contains(out2, "VALID") {
+		t.Fatalf("recheck: exit %d %s", code, out2)
+	}
+	if left := leftovers(t); len(left) > 0 {
+		t.Fatalf("left behind after the run: %v", left)
+	}
+}
+
+// TestRunKilledThenHeal kills the controller mid-run with SIGKILL; `faultline
+// heal` must then remove every namespace, link and process of that run.
+func TestRunKilledThenHeal(t *testing.T) {
+	controltest.RequireRoot(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "run", "--time-limit", "60s", "--store", "store")
+	cmd.Dir = dir
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Wait for the workload to be running: the history grows.
+	deadline := time.Now().Add(90 * time.Second)
+	go bufio.NewScanner(stderr).Scan()
+	for {
+		matches, _ := filepath.Glob(filepath.Join(dir, "store", "*", "*", "history.jsonl"))
+		if len(matches) == 1 {
+			if st, err := os.Stat(matches[0]); err == nil && st.Size() > 10000 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run never started recording")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if len(leftovers(t)) == 0 {
+		t.Fatal("a SIGKILLed run left nothing: the test does not test heal")
+	}
+	code, out, errOut := faultline(t, dir, "heal")
+	if code != 0 {
+		t.Fatalf("heal exit %d: %s %s", code, out, errOut)
+	}
+	if left := leftovers(t); len(left) > 0 {
+		t.Fatalf("left behind after heal: %v\nheal said: %s", left, out)
+	}
+	// The history up to the kill is readable and checkable.
+	matches, _ := filepath.Glob(filepath.Join(dir, "store", "*", "*", "history.jsonl"))
+	code, out, errOut = faultline(t, dir, "check", matches[0])
+	if code == 3 {
+		t.Fatalf("history of a killed run is not checkable: %s %s", out, errOut)
+	}
+}
