@@ -92,9 +92,10 @@ func Detect(file string, head []byte) (Format, error) {
 		switch {
 		case bytes.HasPrefix(line, []byte(`{"`)):
 			return FormatJSONL, nil
-		case line[0] == '{' || line[0] == '[' || line[0] == '(':
+		case line[0] == '{' || line[0] == '[' || line[0] == '(' || line[0] == ';' || line[0] == '#':
 			return FormatEDN, nil
-		case bytes.Contains(line, []byte("jepsen.util")) || bytes.Contains(line, []byte(":invoke")):
+		case bytes.Contains(line, []byte("jepsen.util")) || bytes.Contains(line, []byte(":invoke")) ||
+			bytes.Contains(line, []byte(":info")) || bytes.Contains(line, []byte(":ok")) || bytes.Contains(line, []byte(":fail")):
 			return FormatJepsenLog, nil
 		}
 		return "", errAt(file, 0, "cannot tell the history format: the first line is neither JSON (faultline), EDN (Jepsen history.edn) nor a jepsen.util log line")
