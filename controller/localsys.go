@@ -138,3 +138,12 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
+
+// ConsistencyModel is what the target claims, when it says (e.g. a
+// PostgreSQL isolation level's model); "" otherwise.
+func (s *localSystem) ConsistencyModel() string {
+	if c, ok := s.db.(interface{ ConsistencyModel() string }); ok {
+		return c.ConsistencyModel()
+	}
+	return ""
+}

@@ -37,16 +37,27 @@ type Plan struct {
 	// ReadConsistency is the etcd target's read mode: linearizable or
 	// serializable.
 	ReadConsistency string `json:"read_consistency" yaml:"read-consistency"`
+	// Isolation is the PostgreSQL target's isolation level: serializable,
+	// repeatable-read or read-committed. The transactional checkers hold
+	// the target to the consistency model that level promises.
+	Isolation string `json:"isolation" yaml:"isolation"`
 	// Nemesis names the faults to schedule; NemesisInterval how often.
 	Nemesis         []string `json:"nemesis" yaml:"nemesis"`
 	NemesisInterval Duration `json:"nemesis_interval" yaml:"nemesis-interval"`
+}
+
+// DefaultName is a plan's name when it gives none: target-workload.
+func (p *Plan) DefaultName() {
+	if p.Name == "" {
+		p.Name = p.Target + "-" + p.Workload
+	}
 }
 
 // DefaultPlan is the main job: a 5-node etcd, the register workload, on
 // local hosts.
 func DefaultPlan() Plan {
 	return Plan{
-		Name:            "etcd-register",
+		Name:            "",
 		Target:          "etcd",
 		Workload:        "register",
 		Nodes:           NodeNames(5),
@@ -57,6 +68,7 @@ func DefaultPlan() Plan {
 		OpTimeout:       Duration(5 * time.Second),
 		RecoveryTimeout: Duration(60 * time.Second),
 		ReadConsistency: "linearizable",
+		Isolation:       "serializable",
 		NemesisInterval: Duration(10 * time.Second),
 	}
 }
@@ -216,6 +228,11 @@ func (p *Plan) Validate(knownTargets, knownWorkloads, knownNemeses []string) err
 	case "linearizable", "serializable":
 	default:
 		bad("read-consistency", "%q: want linearizable or serializable", p.ReadConsistency)
+	}
+	switch p.Isolation {
+	case "serializable", "repeatable-read", "read-committed":
+	default:
+		bad("isolation", "%q: want serializable, repeatable-read or read-committed", p.Isolation)
 	}
 	for _, n := range p.Nemesis {
 		if !slices.Contains(knownNemeses, n) {

@@ -28,7 +28,7 @@ func TestLoadPlan(t *testing.T) {
 	if err != nil || len(p.Nodes) != 2 || p.Nodes[1] != "b" {
 		t.Fatalf("%v %+v", err, p.Nodes)
 	}
-	if p, err = LoadPlan(write("")); err != nil || p.Name != DefaultPlan().Name {
+	if p, err = LoadPlan(write("")); err != nil || p.Target != DefaultPlan().Target {
 		t.Fatalf("empty plan: %v", err)
 	}
 
@@ -64,6 +64,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, c := range cases {
 		p := DefaultPlan()
+		p.DefaultName()
 		c.edit(&p)
 		err := p.Validate(targets, wls, []string{"partition"})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -71,6 +72,7 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	p := DefaultPlan()
+	p.DefaultName()
 	if err := p.Validate(targets, wls, nil); err != nil {
 		t.Fatalf("default plan: %v", err)
 	}

@@ -8,9 +8,12 @@ import (
 	"github.com/faultline-dev/faultline/targets"
 	"github.com/faultline-dev/faultline/targets/etcd"
 	"github.com/faultline-dev/faultline/targets/memory"
+	"github.com/faultline-dev/faultline/targets/postgres"
 
 	// Workloads register themselves: one import line each.
+	_ "github.com/faultline-dev/faultline/workloads/append"
 	_ "github.com/faultline-dev/faultline/workloads/register"
+	_ "github.com/faultline-dev/faultline/workloads/rwregister"
 )
 
 // The targets faultline knows: one entry each.
@@ -32,6 +35,26 @@ func init() {
 					return nil, err
 				}
 				return etcdClient{c}, nil
+			},
+		}, nil
+	})
+	RegisterTarget("postgres", func(cfg SystemConfig) (System, error) {
+		return &localSystem{
+			cfg:      cfg,
+			dataDirs: []string{"data"},
+			newDB: func(c control.Cluster, dir string) (targets.DB, error) {
+				return postgres.New(c, postgres.Options{
+					Isolation:      cfg.Plan.Isolation,
+					Dir:            dir,
+					RequestTimeout: time.Duration(cfg.Plan.OpTimeout),
+				})
+			},
+			client: func(db targets.DB, node string) (io.Closer, error) {
+				c, err := db.(*postgres.Target).Client(node)
+				if err != nil {
+					return nil, err
+				}
+				return c, nil
 			},
 		}, nil
 	})

@@ -59,6 +59,7 @@ type RunInfo struct {
 // means the test could not be run (bad plan, cluster setup failed) or its
 // results could not be written.
 func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) {
+	plan.DefaultName()
 	if err := plan.Validate(TargetNames(), workloads.Names(), nil); err != nil {
 		return nil, err
 	}
@@ -176,6 +177,12 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		return res, fmt.Errorf("read back history: %w", err)
 	}
 	copts := wl.Check()
+	if copts.ConsistencyModel == "" {
+		// The target says what it promises (e.g. PostgreSQL's isolation).
+		if c, ok := sys.(interface{ ConsistencyModel() string }); ok {
+			copts.ConsistencyModel = c.ConsistencyModel()
+		}
+	}
 	out, err := suite.Check(h, histPath, copts)
 	if err != nil {
 		return res, fmt.Errorf("check: %w", err)

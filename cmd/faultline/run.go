@@ -40,7 +40,7 @@ The default is the main job: a 5-node etcd cluster and the register workload
 
 A plan can come from a YAML file (-c plan.yaml) with the same fields as
 plan.json (name, target, workload, nodes, concurrency, rate, time-limit, seed,
-store, op-timeout, recovery-timeout, read-consistency, nemesis,
+store, op-timeout, recovery-timeout, read-consistency, isolation, nemesis,
 nemesis-interval); flags given on the command line override it.
 
 Ctrl-C stops the workload, tears the cluster down and still checks what was
@@ -90,6 +90,8 @@ recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
 					plan.RecoveryTimeout = controller.Duration(recovery)
 				case "read-consistency":
 					plan.ReadConsistency = p.ReadConsistency
+				case "isolation":
+					plan.Isolation = p.Isolation
 				case "nemesis":
 					plan.Nemesis = p.Nemesis
 				case "nemesis-interval":
@@ -104,7 +106,7 @@ recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&planFile, "config", "c", "", "YAML plan file (flags override it)")
-	fl.StringVar(&p.Name, "name", def.Name, "test name (store/<name>/…)")
+	fl.StringVar(&p.Name, "name", def.Name, "test name (store/<name>/…; default TARGET-WORKLOAD)")
 	fl.StringVar(&p.Target, "target", def.Target, "system under test: "+strings.Join(controller.TargetNames(), ", "))
 	fl.StringVar(&p.Workload, "workload", def.Workload, "workload: "+strings.Join(workloads.Names(), ", "))
 	fl.StringVar(&nodes, "nodes", "5", "node count (n1..nN) or comma-separated names")
@@ -116,6 +118,7 @@ recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
 	fl.DurationVar(&opTimeout, "op-timeout", time.Duration(def.OpTimeout), "per-operation timeout; a timed-out op is recorded as info")
 	fl.DurationVar(&recovery, "recovery-timeout", time.Duration(def.RecoveryTimeout), "how long the final phase waits for the cluster to answer again")
 	fl.StringVar(&p.ReadConsistency, "read-consistency", def.ReadConsistency, "etcd read mode: linearizable or serializable")
+	fl.StringVar(&p.Isolation, "isolation", def.Isolation, "PostgreSQL isolation level: serializable, repeatable-read or read-committed")
 	fl.StringSliceVar(&p.Nemesis, "nemesis", nil, "faults to schedule (comma-separated)")
 	fl.DurationVar(&nemInterval, "nemesis-interval", time.Duration(def.NemesisInterval), "time between fault changes")
 	_ = cmd.RegisterFlagCompletionFunc("target", fixedCompletions(controller.TargetNames()))

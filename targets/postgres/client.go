@@ -1,0 +1,220 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/faultline-dev/faultline/workloads/txnwl"
+)
+
+// The workloads' tables: a list per key for list-append, an integer per
+// key for rw-register. WaitHealthy makes them.
+const schema = `CREATE TABLE IF NOT EXISTS lists (k bigint PRIMARY KEY, v bigint[] NOT NULL);
+CREATE TABLE IF NOT EXISTS registers (k bigint PRIMARY KEY, v bigint NOT NULL);`
+
+// The micro-ops' statements. Appends and writes are upserts, so a key
+// needs no row before its first write.
+const (
+	sqlAppend   = `INSERT INTO lists AS t (k, v) VALUES ($1, ARRAY[$2::bigint]) ON CONFLICT (k) DO UPDATE SET v = t.v || excluded.v`
+	sqlReadList = `SELECT v FROM lists WHERE k = $1`
+	sqlWrite    = `INSERT INTO registers AS t (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`
+	sqlReadReg  = `SELECT v FROM registers WHERE k = $1`
+)
+
+// closeTimeout bounds ROLLBACK after a failed statement and closing a
+// connection, which must not hang on a paused server.
+const closeTimeout = time.Second
+
+// Client runs transactions against the server over one connection, made
+// on the first transaction and again after the connection breaks. Its
+// home node names it in the history; it connects to the server's node
+// whatever its home. It is safe for concurrent use, one transaction at a
+// time; a Jepsen-style worker owns one.
+type Client struct {
+	node    string
+	cfg     *pgx.ConnConfig
+	timeout time.Duration
+	begin   string
+
+	mu   sync.Mutex
+	conn *pgx.Conn
+
+	// beforeCommit, if set, runs just before COMMIT is sent (for tests:
+	// a fault at the one moment whose outcome is unknown).
+	beforeCommit func()
+}
+
+var _ txnwl.Client = (*Client)(nil)
+
+func newClient(node string, cfg *pgx.ConnConfig, timeout time.Duration, isolation string) (*Client, error) {
+	level := map[string]string{Serializable: "SERIALIZABLE", RepeatableRead: "REPEATABLE READ", ReadCommitted: "READ COMMITTED"}[isolation]
+	if level == "" {
+		return nil, fmt.Errorf("postgres client: isolation %q: want %s, %s or %s", isolation, Serializable, RepeatableRead, ReadCommitted)
+	}
+	return &Client{node: node, cfg: cfg, timeout: timeout, begin: "BEGIN ISOLATION LEVEL " + level}, nil
+}
+
+// connConfig is how the target's clients connect: as the superuser
+// postgres to the database postgres, without TLS, with connectTimeout.
+// The password is set on the config, never written into a connection
+// string, so no error message can quote it.
+func (t *Target) connConfig(connectTimeout time.Duration) *pgx.ConnConfig {
+	cs := "host=" + t.server.Addr.String() + " port=" + strconv.Itoa(t.opts.Port) + " user=postgres dbname=postgres sslmode=disable application_name=faultline"
+	cfg, err := pgx.ParseConfig(cs)
+	if err != nil {
+		// The string is built from an address and a number: a bug.
+		panic("postgres: connection string " + cs + ": " + err.Error())
+	}
+	cfg.Password = t.opts.Password
+	cfg.ConnectTimeout = connectTimeout
+	return cfg
+}
+
+// Node is the client's home node.
+func (c *Client) Node() string { return c.node }
+
+// Definite implements txnwl.Client; see the package function Definite.
+func (c *Client) Definite(err error) bool { return Definite(err) }
+
+// Close closes the client's connection, if any.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.drop()
+	return nil
+}
+
+// drop closes the connection (the server rolls back any transaction it had
+// open) and forgets it.
+func (c *Client) drop() {
+	if c.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	_ = c.conn.Close(ctx)
+	cancel()
+	c.conn = nil
+}
+
+// connect returns the open connection, or makes one.
+func (c *Client) connect(ctx context.Context) (*pgx.Conn, error) {
+	if c.conn != nil && !c.conn.IsClosed() {
+		return c.conn, nil
+	}
+	c.conn = nil
+	conn, err := pgx.ConnectConfig(ctx, c.cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.conn = conn
+	return conn, nil
+}
+
+// Txn implements txnwl.Client: mops in one transaction at the target's
+// isolation level, bounded by the target's request timeout. Errors wrap
+// ErrNotSent or ErrAborted when the transaction certainly did not commit;
+// any other error leaves its outcome unknown (see Definite).
+func (c *Client) Txn(ctx context.Context, kind txnwl.Kind, mops []txnwl.Mop) ([]txnwl.Mop, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("postgres txn from %s: %w: %w", c.node, ErrNotSent, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	conn, err := c.connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres txn from %s: %w: %w", c.node, ErrNotSent, err)
+	}
+	if _, err := conn.Exec(ctx, c.begin); err != nil {
+		return nil, c.abort("BEGIN", err)
+	}
+	out := make([]txnwl.Mop, len(mops))
+	for i, m := range mops {
+		r, err := runMop(ctx, conn, kind, m)
+		if err != nil {
+			return nil, c.abort(fmt.Sprintf("micro-op %d [%s %d]", i, m.F, m.Key), err)
+		}
+		out[i] = r
+	}
+	if c.beforeCommit != nil {
+		c.beforeCommit()
+	}
+	tag, err := conn.Exec(ctx, "COMMIT")
+	if err != nil {
+		if commitRejected(err) {
+			if conn.IsClosed() {
+				c.conn = nil
+			}
+			return nil, fmt.Errorf("postgres txn from %s: COMMIT: %w: %w", c.node, ErrAborted, err)
+		}
+		c.drop()
+		return nil, fmt.Errorf("postgres txn from %s: COMMIT sent, outcome unknown: %w", c.node, err)
+	}
+	if tag.String() != "COMMIT" {
+		// The server rolled back instead (a transaction it had aborted).
+		return nil, fmt.Errorf("postgres txn from %s: COMMIT answered %q: %w", c.node, tag.String(), ErrAborted)
+	}
+	return out, nil
+}
+
+// abort ends a transaction that failed before its COMMIT was sent. After
+// the server's answer (an ERROR: the connection works) it rolls back; after
+// anything else (a timeout, a broken connection) it drops the connection.
+// Either way the transaction cannot commit.
+func (c *Client) abort(what string, cause error) error {
+	err := fmt.Errorf("postgres txn from %s: %s: %w: %w", c.node, what, ErrAborted, cause)
+	var pe *pgconn.PgError
+	if c.conn == nil || c.conn.IsClosed() || !errors.As(cause, &pe) {
+		c.drop()
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if _, rerr := c.conn.Exec(ctx, "ROLLBACK"); rerr != nil {
+		c.drop()
+	}
+	return err
+}
+
+// runMop runs one micro-op and returns it with its read filled.
+func runMop(ctx context.Context, conn *pgx.Conn, kind txnwl.Kind, m txnwl.Mop) (txnwl.Mop, error) {
+	switch {
+	case m.F == txnwl.FAppend && kind == txnwl.ListAppend:
+		_, err := conn.Exec(ctx, sqlAppend, m.Key, m.Value)
+		return m, err
+	case m.F == txnwl.FWrite && kind == txnwl.RWRegister:
+		_, err := conn.Exec(ctx, sqlWrite, m.Key, m.Value)
+		return m, err
+	case m.F == txnwl.FRead && kind == txnwl.ListAppend:
+		var v []int64
+		err := conn.QueryRow(ctx, sqlReadList, m.Key).Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+		if v == nil {
+			v = []int64{}
+		}
+		m.List = v
+		return m, err
+	case m.F == txnwl.FRead && kind == txnwl.RWRegister:
+		var v int64
+		err := conn.QueryRow(ctx, sqlReadReg, m.Key).Scan(&v)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return m, nil
+		case err != nil:
+			return m, err
+		}
+		m.Reg = &v
+		return m, nil
+	}
+	return m, fmt.Errorf("micro-op %q is not one of the %s workload's", m.F, kind)
+}

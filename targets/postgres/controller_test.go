@@ -1,0 +1,55 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/controller"
+	"github.com/faultline-dev/faultline/targets/postgres"
+)
+
+// TestController runs both workloads end to end through the controller
+// (controller.Run, as `faultline run --target postgres` does): the
+// registry's postgres entry, a real server on local hosts, the history in
+// the store, the check, the server's log collected, nothing left behind.
+func TestController(t *testing.T) {
+	postgres.RequirePostgres(t)
+	store := postgres.SearchableTempDir(t)
+	for _, wl := range []string{"append", "rw-register"} {
+		t.Run(wl, func(t *testing.T) {
+			plan := controller.DefaultPlan()
+			plan.Name = "postgres-" + wl
+			plan.Target = "postgres"
+			plan.Workload = wl
+			plan.Nodes = controller.NodeNames(2) // n2 is only a home for half the workers
+			plan.TimeLimit = controller.Duration(5 * time.Second)
+			plan.Store = store
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			res, err := controller.Run(ctx, plan, controller.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := res.Results
+			t.Logf("%d ops in %v; verdict %s; anomalies %v; store %s", res.Ops, res.Duration.Round(time.Millisecond), r.Valid, r.AnomalyTypes, res.Dir)
+			if r.Valid != checker.Valid {
+				t.Errorf("verdict %s, want valid (serializable): %s", r.Valid, r.Checkers[wl].Summary)
+			}
+			if res.Ops < 2000 {
+				t.Errorf("only %d ops in 5 s", res.Ops)
+			}
+			for _, f := range []string{"history.jsonl", "results.json", "nodes/n1/postgres.log"} {
+				if _, err := os.Stat(filepath.Join(res.Dir, f)); err != nil {
+					t.Errorf("store: %v", err)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(res.Dir, "nodes/n1/data")); !os.IsNotExist(err) {
+				t.Errorf("the server's data dir is still in the store: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,67 @@
+// Package postgres is the PostgreSQL target: one real PostgreSQL server
+// (the distribution's binaries, e.g. Debian's postgresql-15) and a
+// transactional client over github.com/jackc/pgx/v5 for the list-append
+// and rw-register workloads (workloads/txnwl). pgx is the maintained,
+// pure-Go PostgreSQL driver: it exposes SQLSTATE codes and says which
+// errors happened before anything was sent, which is what the history's
+// fail/info distinction needs.
+//
+// # Nodes
+//
+// The server runs on the cluster's first node. A 1-node cluster is the
+// usual plan; further nodes run nothing and only name the workers' homes
+// (every client connects to the first node, from the controller). Start,
+// Stop, Kill, Pause, Resume, Restart and Wipe of such a node do nothing,
+// so a nemesis that picks nodes at random cannot fail on them.
+//
+// # Server
+//
+// Setup runs initdb into <Dir>/<node>/data and starts
+// `postgres -D <data> -c …` as the OS user postgres (initdb and postgres
+// refuse root): through setpriv, which execs, so the process the cluster
+// starts is the postmaster itself. Settings are given as -c flags, so the
+// data directory is exactly what initdb made: listen on the node's
+// address only, no Unix socket (the socket directory would be shared by
+// every namespace on the host), fsync and synchronous_commit on,
+// max_connections 100, a short deadlock_timeout so that deadlocks between
+// hot keys are broken quickly, and a log of the server's own events, not
+// of every client's error (serialization failures are routine; the history
+// records them). Its log (stderr) is <Dir>/<node>/postgres.log;
+// pg_hba.conf is <Dir>/<node>/pg_hba.conf. Every directory above the data
+// directory must be searchable by the postgres user: Setup says so when it
+// is not (a store under /root is not).
+//
+// Authentication: trust for the cluster's subnet (control/local's
+// Subnet(), or Options.TrustNet), or, when a password is given
+// (Options.Password or $FAULTLINE_POSTGRES_PASSWORD), scram-sha-256 from
+// anywhere. The password reaches initdb through a file that is removed
+// at once, and appears in no command line or log.
+//
+// Signals: PostgreSQL's backends each call setsid, so the postmaster's
+// process group is the postmaster alone. Pause stops the postmaster and
+// then every one of its children (found with ps --ppid on the node) and
+// returns once all are stopped; Resume continues them. Kill is a crash of
+// the node: SIGKILL of the postmaster and of its children (orphaned
+// backends, stopped ones above all, would keep the shared memory and
+// refuse a restart). Stop is PostgreSQL's fast shutdown (SIGINT), not
+// SIGTERM, which PostgreSQL takes as a "smart" shutdown that waits for
+// every client to disconnect. Teardown is a fast shutdown too (a kill if
+// it takes more than 5 s), so the postmaster reaps its own children.
+//
+// On the server's node this needs the PostgreSQL server package
+// (postgresql), setpriv (util-linux) and ps and kill (procps, which slim
+// container images lack).
+//
+// # Client
+//
+// Client.Txn runs a transaction's micro-ops in one BEGIN ISOLATION LEVEL …
+// COMMIT on one connection (tables lists(k bigint, v bigint[]) and
+// registers(k bigint, v bigint); appends and writes are upserts). Errors
+// are classified for the history by Definite: a transaction whose COMMIT
+// was never sent cannot have committed (connection refused, a timeout or
+// a lost connection before COMMIT, any server error before COMMIT), nor
+// can one whose COMMIT the server answered with an error (serialization
+// failure 40001, deadlock 40P01, …): these are "fail". A COMMIT that was
+// sent and not answered (timeout, connection lost, the server dying) is
+// "info".
+package postgres
