@@ -39,7 +39,10 @@ func startProgress(o Options, plan Plan, c *counters, rec *histories.Recorder) f
 				n := c.completed.Load()
 				rate := float64(n-lastN) / now.Sub(last).Seconds()
 				lastN, last = n, now
-				faults, _ := c.faults.Load().(string)
+				faults := ""
+				if c.faults != nil {
+					faults = c.faults()
+				}
 				if faults == "" {
 					faults = "none"
 				}

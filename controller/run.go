@@ -16,6 +16,7 @@ import (
 	"github.com/faultline-dev/faultline/checker/suite"
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/histories"
+	"github.com/faultline-dev/faultline/nemesis"
 	"github.com/faultline-dev/faultline/workloads"
 )
 
@@ -60,7 +61,7 @@ type RunInfo struct {
 // results could not be written.
 func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) {
 	plan.DefaultName()
-	if err := plan.Validate(TargetNames(), workloads.Names(), nil); err != nil {
+	if err := plan.Validate(TargetNames(), workloads.Names(), nemesis.Names()); err != nil {
 		return nil, err
 	}
 	wl, err := workloads.Get(plan.Workload)
@@ -139,8 +140,57 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		return res, err
 	}
 	stats := &counters{}
+	var sched *nemesis.Schedule
+	if len(plan.Nemesis) > 0 {
+		fs, ok := sys.(faultable)
+		if !ok {
+			rec.Close()
+			return res, fmt.Errorf("nemesis: target %s has no hosts to inject faults into", plan.Target)
+		}
+		sched, err = nemesis.NewSchedule(nemesis.Config{
+			Cluster: fs.Cluster(), DB: fs.DB(), Record: rec.Record,
+			JournalPath: filepath.Join(dir, nemesis.JournalFile),
+			Faults:      plan.Nemesis, Interval: time.Duration(plan.NemesisInterval),
+			Seed: plan.Seed, Logf: logf,
+		})
+		if err != nil {
+			rec.Close()
+			return res, fmt.Errorf("nemesis: %w", err)
+		}
+		// Faults are recovered on every path out, panics included; the
+		// final phase heals them first in the normal case.
+		defer func() {
+			if err := sched.HealAll(context.WithoutCancel(ctx)); err != nil {
+				logf("nemesis heal: %v", err)
+			}
+		}()
+		stats.faults = sched.Current
+	}
 	stopProgress := startProgress(opts, plan, stats, rec)
+	workCtx, stopNemesis := context.WithCancel(ctx)
+	var nemErr error
+	nemDone := make(chan struct{})
+	go func() {
+		defer close(nemDone)
+		if sched != nil {
+			nemErr = sched.Run(workCtx)
+		}
+	}()
 	runErr := runWorkers(ctx, plan, wl, sys, rec, stats, logf)
+	// The workload is over: stop scheduling, recover what is in effect.
+	stopNemesis()
+	<-nemDone
+	if sched != nil {
+		if err := sched.HealAll(context.WithoutCancel(ctx)); err != nil && nemErr == nil {
+			nemErr = err
+		}
+	}
+	if nemErr != nil {
+		logf("nemesis: %v", nemErr)
+		if runErr == nil {
+			runErr = fmt.Errorf("nemesis: %w", nemErr)
+		}
+	}
 	stopProgress()
 	if cerr := rec.Close(); cerr != nil && runErr == nil {
 		runErr = cerr

@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/targets"
 	"io"
 	"sort"
 	"strings"
@@ -23,6 +25,12 @@ type System interface {
 	// Teardown stops every process and removes every host Start made. It
 	// is safe to call more than once and after a failed Start.
 	Teardown(ctx context.Context) error
+}
+
+// faultable is a System whose hosts and target the nemesis can reach.
+type faultable interface {
+	Cluster() control.Cluster
+	DB() targets.DB
 }
 
 // SystemConfig is what a target needs to build its System.

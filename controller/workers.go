@@ -18,7 +18,8 @@ import (
 // counters are the live tallies the progress line shows.
 type counters struct {
 	ok, fail, info, completed atomic.Int64
-	faults                    atomic.Value // string: current faults
+	// faults says what faults are in effect; nil when there is no nemesis.
+	faults func() string
 }
 
 // runWorkers runs plan.Concurrency workers until the time limit or ctx is

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline-dev/faultline/control/local"
+	"github.com/faultline-dev/faultline/nemesis"
 	"github.com/faultline-dev/faultline/targets/etcd"
 )
 
@@ -103,26 +104,38 @@ It prints the nodes and their client endpoints and writes them to
 	cmd.AddCommand(up, down)
 	rootCmd.AddCommand(cmd)
 
-	rootCmd.AddCommand(&cobra.Command{
+	var healStore string
+	heal := &cobra.Command{
 		Use:   "heal",
 		Short: "Remove what crashed faultline runs left behind",
 		Long: `Remove what crashed faultline runs left on this machine, found by faultline's
 names: processes inside their network namespaces (killed first), the
 namespaces with their bridges, links and iptables rules, the controller-side
 links and lock files. Runs whose controller is still alive, and clusters
-started with 'cluster up', are left alone. Prints what it removed.`,
+started with 'cluster up', are left alone. Faults first: the nemesis journals
+of dead runs under --store are replayed (partitions healed, paused processes
+resumed, skewed clocks reset), then every faultline namespace is swept for
+faultline's iptables chains, stopped and skewed processes. Prints what it
+removed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext(time.Minute)
 			defer cancel()
+			// Faults first (from the journals of dead runs, then a sweep of
+			// faultline's namespaces), so the report lists what was undone;
+			// then the hosts themselves.
+			nrep, nerr := nemesis.HealLeftovers(ctx, healStore)
+			fmt.Fprint(cmd.OutOrStdout(), nrep)
 			rep, err := local.Cleanup(ctx, local.CleanupOptions{})
 			fmt.Fprint(cmd.OutOrStdout(), rep)
-			if err != nil {
+			if err = errors.Join(nerr, err); err != nil {
 				return withCode(exitError, fmt.Errorf("heal: %w", err))
 			}
 			return nil
 		},
-	})
+	}
+	heal.Flags().StringVar(&healStore, "store", "store", "store directory whose fault journals to replay")
+	rootCmd.AddCommand(heal)
 }
 
 func clusterUp(out io.Writer, store string, n int) (err error) {

@@ -1,0 +1,141 @@
+package nemesis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+)
+
+// PartitionArgs are the arguments of a network partition.
+type PartitionArgs struct {
+	// Grudge is how to cut the network; empty means a random kind from
+	// GrudgeKinds.
+	Grudge GrudgeKind
+	// Explicit is the grudge for GrudgeExplicit.
+	Explicit Grudge
+	// Nodes are the nodes GrudgeIsolate cuts off.
+	Nodes Selector
+
+	_ struct{}
+}
+
+// Fault implements Args.
+func (PartitionArgs) Fault() string { return "partition" }
+
+// partitionAction is a resolved partition: the grudge, and where its rules
+// go.
+type partitionAction struct {
+	Kind   GrudgeKind `json:"kind"`
+	Grudge Grudge     `json:"grudge"`
+	// Nodes are the nodes holding rules, for heal.
+	Nodes []NodeRef `json:"nodes"`
+	// addrs are the nodes' addresses, by name.
+	addrs map[string]string
+}
+
+func (a *partitionAction) Value() any { return a.Grudge.Value() }
+
+func (a *partitionAction) Residue() Residue {
+	var r Residue
+	for _, n := range a.Nodes {
+		r.Chains = append(r.Chains, ChainRef{NodeRef: n, Chain: partitionChain})
+	}
+	return r
+}
+
+// partition cuts links between nodes with iptables DROP rules in each
+// node's FAULTLINE-PARTITION chain, by peer address, both directions.
+type partition struct{ env *Env }
+
+func newPartition(env *Env) Fault { return &partition{env: env} }
+
+func (p *partition) Name() string { return "partition" }
+
+func (p *partition) firewall(node string) firewall {
+	return firewall{node: node, run: clusterRunner(p.env.Cluster, node)}
+}
+
+func (p *partition) Setup(ctx context.Context) error {
+	return forNodes(p.env.nodeNames(), func(n string) error {
+		return p.firewall(n).ensure(ctx, partitionChain, true)
+	})
+}
+
+func (p *partition) Plan(ctx context.Context, args Args, rng *rand.Rand) (Action, error) {
+	pa, ok := args.(PartitionArgs)
+	if !ok {
+		return nil, fmt.Errorf("want PartitionArgs, got %T", args)
+	}
+	nodes := p.env.nodeNames()
+	kind := pa.Grudge
+	if kind == "" {
+		kind = GrudgeKinds[rng.IntN(len(GrudgeKinds))]
+		if kind == GrudgeMajoritiesRing && len(nodes) < 4 {
+			kind = GrudgeOne
+		}
+	}
+	var picked []string
+	var err error
+	switch kind {
+	case GrudgePrimaries:
+		picked, err = primaries(ctx, p.env.DB)
+	case GrudgeIsolate:
+		picked, err = pa.Nodes.Resolve(ctx, nodes, p.env.DB, rng)
+	}
+	if err != nil {
+		return nil, err
+	}
+	g, err := MakeGrudge(kind, nodes, rng, picked, pa.Explicit)
+	if err != nil {
+		return nil, err
+	}
+	a := &partitionAction{Kind: kind, Grudge: g, addrs: map[string]string{}}
+	for _, n := range p.env.Cluster.Nodes() {
+		a.addrs[n.Name] = n.Addr.String()
+	}
+	for _, n := range nodes {
+		if len(g[n]) > 0 {
+			a.Nodes = append(a.Nodes, nodeRef(p.env.Cluster, n))
+		}
+	}
+	return a, nil
+}
+
+func (p *partition) Inject(ctx context.Context, act Action) error {
+	a := act.(*partitionAction)
+	return forNodes(nodesOf(a.Nodes), func(n string) error {
+		var peers []string
+		for _, peer := range a.Grudge[n] {
+			peers = append(peers, a.addrs[peer])
+		}
+		list := strings.Join(peers, ",")
+		fw := p.firewall(n)
+		// iptables expands an address list into one rule per address.
+		if err := fw.add(ctx, partitionChain, "-s", list, "-j", "DROP"); err != nil {
+			return err
+		}
+		return fw.add(ctx, partitionChain, "-d", list, "-j", "DROP")
+	})
+}
+
+func (p *partition) Recover(ctx context.Context, act Action) error {
+	a := act.(*partitionAction)
+	return forNodes(nodesOf(a.Nodes), func(n string) error {
+		return p.firewall(n).flush(ctx, partitionChain)
+	})
+}
+
+func (p *partition) Cleanup(ctx context.Context) error {
+	return forNodes(p.env.nodeNames(), func(n string) error {
+		return p.firewall(n).remove(ctx, partitionChain)
+	})
+}
+
+func nodesOf(refs []NodeRef) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.Node
+	}
+	return out
+}

@@ -1,0 +1,326 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/histories"
+	"github.com/faultline-dev/faultline/targets"
+)
+
+// DefaultInterval is the time between a schedule's fault changes.
+const DefaultInterval = 10 * time.Second
+
+// recoverTimeout bounds a recovery that runs after the schedule's context
+// has ended.
+const recoverTimeout = time.Minute
+
+// Config is what a controller gives a Schedule.
+type Config struct {
+	// Cluster reaches the nodes; DB is the target (needed by kill and
+	// pause).
+	Cluster control.Cluster
+	DB      targets.DB
+	// Record appends an op to the history (histories.Recorder.Record).
+	Record func(histories.Op) (histories.Op, error)
+	// JournalPath is the journal, normally <run dir>/JournalFile. Required.
+	JournalPath string
+	// Faults are registry names to draw from, e.g. partition, kill.
+	Faults []string
+	// Interval is the time between fault changes (DefaultInterval if 0).
+	Interval time.Duration
+	// Seed makes the sequence of faults and their arguments repeatable.
+	Seed int64
+	// Logf, if set, receives a line per fault change.
+	Logf func(format string, args ...any)
+
+	_ struct{}
+}
+
+// Schedule alternates, every Interval, injecting a fault drawn at random
+// from its set (with random arguments) and recovering it. Every start and
+// stop is a nemesis op in the history (f "start-<fault>" and
+// "stop-<fault>", type info, value what was done); the clock fault adds a
+// "check-offsets" op with each node's offset in seconds.
+type Schedule struct {
+	cfg     Config
+	env     *Env
+	journal *Journal
+	failers map[string]*Failer
+
+	mu      sync.Mutex // held while a fault changes
+	closed  bool
+	current string // what is in effect, for the progress line
+
+	curMu sync.Mutex
+}
+
+// NewSchedule checks cfg and opens the journal.
+func NewSchedule(cfg Config) (*Schedule, error) {
+	if cfg.Cluster == nil {
+		return nil, errors.New("nemesis schedule: no cluster")
+	}
+	if cfg.Record == nil {
+		return nil, errors.New("nemesis schedule: no history to record to")
+	}
+	if cfg.JournalPath == "" {
+		return nil, errors.New("nemesis schedule: no journal path")
+	}
+	if len(cfg.Faults) == 0 {
+		return nil, errors.New("nemesis schedule: no faults to schedule")
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Interval < 0 {
+		return nil, fmt.Errorf("nemesis schedule: interval %v must be positive", cfg.Interval)
+	}
+	env := &Env{Cluster: cfg.Cluster, DB: cfg.DB, Logf: cfg.Logf}
+	s := &Schedule{cfg: cfg, env: env, failers: map[string]*Failer{}}
+	var faults []string
+	for _, name := range cfg.Faults {
+		spec, err := Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("nemesis schedule: %w", err)
+		}
+		switch name {
+		case "kill", "pause":
+			if cfg.DB == nil {
+				return nil, fmt.Errorf("nemesis schedule: %s needs a target", name)
+			}
+		case "clock":
+			if _, ok := cfg.Cluster.(processLister); !ok {
+				return nil, fmt.Errorf("nemesis schedule: clock needs a backend that can list a node's processes (the %T backend cannot)", cfg.Cluster)
+			}
+		}
+		if s.failers[name] == nil {
+			s.failers[name] = NewFailer(spec.New(env), nil)
+			faults = append(faults, name)
+		}
+	}
+	s.cfg.Faults = faults
+	j, err := OpenJournal(cfg.JournalPath)
+	if err != nil {
+		return nil, err
+	}
+	s.journal = j
+	for _, f := range s.failers {
+		f.journal = j
+	}
+	return s, nil
+}
+
+// Current describes the fault in effect, e.g. "partition n1:n2,n3 …", or
+// is empty.
+func (s *Schedule) Current() string {
+	s.curMu.Lock()
+	defer s.curMu.Unlock()
+	return s.current
+}
+
+func (s *Schedule) setCurrent(c string) {
+	s.curMu.Lock()
+	s.current = c
+	s.curMu.Unlock()
+}
+
+func (s *Schedule) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Schedule) logf(format string, args ...any) { s.env.logf(format, args...) }
+
+// Run injects and recovers faults until ctx ends, then recovers whatever
+// is active and returns nil. It returns early with an error if recovering
+// a fault fails (the fault stays active for HealAll), if the history
+// cannot be written, or if three injections in a row fail.
+func (s *Schedule) Run(ctx context.Context) error {
+	rng := rand.New(rand.NewPCG(uint64(s.cfg.Seed), 0x6661756c746c696e))
+	failures := 0
+	for step := uint64(0); ; step++ {
+		if s.isClosed() || !sleep(ctx, s.cfg.Interval) {
+			return nil
+		}
+		// Draw from the schedule's own source first, so that the sequence
+		// of faults does not depend on how many draws each plan makes.
+		name := s.cfg.Faults[rng.IntN(len(s.cfg.Faults))]
+		srng := rand.New(rand.NewPCG(rng.Uint64(), step))
+		spec, _ := Lookup(name)
+		injected, err := s.inject(ctx, name, spec.Random(srng), srng)
+		if err != nil {
+			return err
+		}
+		if !injected {
+			if ctx.Err() != nil || s.isClosed() {
+				return nil
+			}
+			if failures++; failures >= 3 {
+				return fmt.Errorf("nemesis schedule: three injections in a row failed (see the history's nemesis ops)")
+			}
+			continue
+		}
+		failures = 0
+		sleep(ctx, s.cfg.Interval)
+		if err := s.recover(ctx, name); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// inject injects one fault and records it. A failed injection is recorded
+// and reported as not injected; only a failure to record is an error.
+func (s *Schedule) inject(ctx context.Context, name string, args Args, rng *rand.Rand) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, nil
+	}
+	a, err := s.failers[name].Inject(ctx, args, rng)
+	if err != nil {
+		s.logf("nemesis: start-%s failed: %v", name, err)
+		_, rerr := s.record("start-"+name, nil, err)
+		return false, rerr
+	}
+	s.setCurrent(name + " " + histories.FormatValue(a.Value()))
+	s.logf("nemesis: start-%s %s", name, histories.FormatValue(a.Value()))
+	if _, err := s.record("start-"+name, a.Value(), nil); err != nil {
+		return true, err
+	}
+	if name == "clock" {
+		return true, s.checkOffsets()
+	}
+	return true, nil
+}
+
+// recover recovers fault name if active, with a fresh context if ctx has
+// ended, and records it.
+func (s *Schedule) recover(ctx context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recoverLocked(ctx, name)
+}
+
+func (s *Schedule) recoverLocked(ctx context.Context, name string) error {
+	fl := s.failers[name]
+	a := fl.Action()
+	if a == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), recoverTimeout)
+		defer cancel()
+	}
+	if err := fl.Recover(ctx); err != nil {
+		s.logf("nemesis: stop-%s failed: %v", name, err)
+		_, _ = s.record("stop-"+name, a.Value(), err)
+		return fmt.Errorf("nemesis schedule: %w", err)
+	}
+	s.setCurrent("")
+	s.logf("nemesis: stop-%s", name)
+	if _, err := s.record("stop-"+name, a.Value(), nil); err != nil {
+		return err
+	}
+	if name == "clock" {
+		return s.checkOffsets()
+	}
+	return nil
+}
+
+func (s *Schedule) checkOffsets() error {
+	offs, err := CheckOffsets(s.cfg.Cluster, s.env.nodeNames())
+	var v any
+	if err == nil {
+		v = offsetsValue(offs)
+	}
+	_, rerr := s.record("check-offsets", v, err)
+	return rerr
+}
+
+func (s *Schedule) record(f string, value any, err error) (histories.Op, error) {
+	op := histories.Op{Process: histories.Nemesis, Type: histories.Info, F: f, Value: value}
+	if err != nil {
+		op.Error = err.Error()
+	}
+	op, rerr := s.cfg.Record(op)
+	if rerr != nil {
+		return op, fmt.Errorf("nemesis schedule: %w %s: %w", errRecord, f, rerr)
+	}
+	return op, nil
+}
+
+// HealAll recovers every active fault (recording each stop if the history
+// still takes ops), removes faultline's chains from the nodes, and closes
+// the journal; after it the schedule injects nothing. Call it from a defer
+// in the controller, so that it runs on every way out: normal end, error,
+// Ctrl-C, panic. It is safe to call more than once and concurrently with
+// Run.
+func (s *Schedule) HealAll(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if ctx.Err() != nil {
+		// Called on the way out after Ctrl-C or a timeout: healing must
+		// not be cut short by the context that ended the test.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), recoverTimeout)
+		defer cancel()
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range s.failers {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	var errs []error
+	for _, n := range names {
+		// The history may be closed by now; the journal still knows.
+		if err := s.recoverLocked(ctx, n); err != nil && !errors.Is(err, errRecord) {
+			errs = append(errs, err)
+		}
+	}
+	for _, n := range names {
+		if err := s.failers[n].Cleanup(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("nemesis: %w", err))
+		}
+	}
+	if len(errs) == 0 {
+		if err := s.journal.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		// Leave the journal open (and the schedule retryable) so that the
+		// record of what is still in effect stays right.
+		s.closed = false
+	}
+	return errors.Join(errs...)
+}
+
+var errRecord = errors.New("recording")
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

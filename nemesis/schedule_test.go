@@ -1,0 +1,486 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline/histories"
+)
+
+// stubFault counts calls and checks that the journal holds an action
+// before the action is applied.
+type stubFault struct {
+	t          *testing.T
+	journal    string
+	failInject bool
+	failRecov  bool
+	calls      []string
+}
+
+type stubAction struct{ N int }
+
+func (a *stubAction) Value() any       { return int64(a.N) }
+func (a *stubAction) Residue() Residue { return Residue{} }
+
+func (f *stubFault) Name() string { return "stub" }
+func (f *stubFault) Setup(ctx context.Context) error {
+	f.calls = append(f.calls, "setup")
+	return nil
+}
+func (f *stubFault) Plan(ctx context.Context, args Args, rng *rand.Rand) (Action, error) {
+	return &stubAction{N: rng.IntN(100)}, nil
+}
+func (f *stubFault) Inject(ctx context.Context, a Action) error {
+	f.calls = append(f.calls, "inject")
+	entries, err := ReadJournal(f.journal)
+	if err != nil || len(Outstanding(entries)) != 1 {
+		f.t.Errorf("inject: the journal does not hold the action yet: %v, %v", entries, err)
+	}
+	if f.failInject {
+		return errors.New("boom")
+	}
+	return nil
+}
+func (f *stubFault) Recover(ctx context.Context, a Action) error {
+	f.calls = append(f.calls, "recover")
+	if f.failRecov {
+		return errors.New("stuck")
+	}
+	return nil
+}
+func (f *stubFault) Cleanup(ctx context.Context) error {
+	f.calls = append(f.calls, "cleanup")
+	return nil
+}
+
+type stubArgs struct{}
+
+func (stubArgs) Fault() string { return "stub" }
+
+func TestFailerStateMachine(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), JournalFile)
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	f := &stubFault{t: t, journal: path}
+	fl := NewFailer(f, j)
+	rng := rand.New(rand.NewPCG(1, 2))
+
+	if _, err := fl.Inject(ctx, stubArgs{}, rng); err != nil {
+		t.Fatal(err)
+	}
+	if fl.State() != Active {
+		t.Fatalf("state after Inject = %s", fl.State())
+	}
+	if _, err := fl.Inject(ctx, stubArgs{}, rng); !errors.Is(err, ErrActive) {
+		t.Errorf("second Inject = %v, want ErrActive", err)
+	}
+	if _, err := fl.Inject(ctx, PauseArgs{}, rng); err == nil {
+		t.Error("Inject with another fault's arguments succeeded")
+	}
+	if err := fl.Recover(ctx); err != nil || fl.State() != Recovered {
+		t.Fatalf("Recover = %v, state %s", err, fl.State())
+	}
+	if err := fl.Recover(ctx); err != nil {
+		t.Errorf("a second Recover = %v, want a no-op", err)
+	}
+
+	// A failed injection is rolled back and journaled as recovered.
+	f.failInject = true
+	if _, err := fl.Inject(ctx, stubArgs{}, rng); err == nil || fl.State() != Recovered {
+		t.Errorf("failing Inject = %v, state %s; want an error and recovered", err, fl.State())
+	}
+	f.failInject = false
+
+	// A recovery that fails keeps the fault active, for a later try.
+	if _, err := fl.Inject(ctx, stubArgs{}, rng); err != nil {
+		t.Fatal(err)
+	}
+	f.failRecov = true
+	if err := fl.Recover(ctx); err == nil || fl.State() != Active {
+		t.Errorf("failing Recover = %v, state %s; want an error and active", err, fl.State())
+	}
+	f.failRecov = false
+	if err := fl.Cleanup(ctx); err != nil || fl.State() != CleanedUp {
+		t.Fatalf("Cleanup = %v, state %s", err, fl.State())
+	}
+	want := "setup inject recover inject recover inject recover recover cleanup"
+	if got := strings.Join(f.calls, " "); got != want {
+		t.Errorf("calls:\n got %s\nwant %s", got, want)
+	}
+	entries, err := ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := Outstanding(entries); len(out) != 0 {
+		t.Errorf("outstanding after Cleanup: %v", out)
+	}
+	injects := 0
+	for _, e := range entries {
+		if e.Event == EventInject {
+			injects++
+			if e.Owner == nil || e.Owner.Pid != os.Getpid() || !e.Owner.Alive() {
+				t.Errorf("inject entry owner %+v", e.Owner)
+			}
+		}
+	}
+	if injects != 3 {
+		t.Errorf("%d inject entries, want 3", injects)
+	}
+}
+
+func TestJournalTornLastLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), JournalFile)
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Inject("stub", &stubAction{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"time":"2025-01-01T00:00:00Z","event":"inj`)
+	f.Close()
+	entries, err := ReadJournal(path)
+	if err != nil || len(Outstanding(entries)) != 1 {
+		t.Fatalf("ReadJournal = %v, %v; want the torn line ignored", entries, err)
+	}
+	// A reopened journal continues the ids.
+	j, err = OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if id, err := j.Inject("stub", &stubAction{N: 2}); err != nil || id != 2 {
+		t.Errorf("Inject after reopening = %d, %v; want id 2", id, err)
+	}
+}
+
+// historyOf collects recorded ops and cancels when n start ops are in.
+type historyOf struct {
+	mu     sync.Mutex
+	ops    []histories.Op
+	n      int
+	cancel context.CancelFunc
+}
+
+func (h *historyOf) record(op histories.Op) (histories.Op, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	op.Index = int64(len(h.ops))
+	h.ops = append(h.ops, op)
+	starts := 0
+	for _, o := range h.ops {
+		if strings.HasPrefix(o.F, "start-") {
+			starts++
+		}
+	}
+	if starts >= h.n {
+		h.cancel()
+	}
+	return op, nil
+}
+
+func runFakeSchedule(t *testing.T, seed int64, n int) (*historyOf, *fakeDB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	h := &historyOf{n: n, cancel: cancel}
+	db := &fakeDB{primaries: []string{"n2"}}
+	s, err := NewSchedule(Config{
+		Cluster:     newFakeCluster("n1", "n2", "n3", "n4", "n5"),
+		DB:          db,
+		Record:      h.record,
+		JournalPath: filepath.Join(t.TempDir(), JournalFile),
+		Faults:      []string{"partition", "kill", "pause", "clock", "packet"},
+		Interval:    time.Millisecond,
+		Seed:        seed,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		t.Fatal("schedule did not make enough steps")
+	}
+	if c := s.Current(); c != "" {
+		t.Errorf("Current after Run = %q, want nothing in effect", c)
+	}
+	if err := s.HealAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HealAll(context.Background()); err != nil {
+		t.Errorf("second HealAll: %v", err)
+	}
+	entries, err := ReadJournal(s.journal.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := Outstanding(entries); len(out) != 0 {
+		t.Errorf("journal has outstanding actions after HealAll: %v", out)
+	}
+	return h, db
+}
+
+func starts(h *historyOf) []string {
+	var out []string
+	for _, op := range h.ops {
+		if strings.HasPrefix(op.F, "start-") {
+			out = append(out, op.F+" "+histories.FormatValue(op.Value))
+		}
+	}
+	return out
+}
+
+func TestScheduleIsRepeatable(t *testing.T) {
+	const n = 30
+	a, _ := runFakeSchedule(t, 42, n)
+	b, _ := runFakeSchedule(t, 42, n)
+	c, _ := runFakeSchedule(t, 43, n)
+	sa, sb, sc := starts(a), starts(b), starts(c)
+	if strings.Join(sa[:n], "\n") != strings.Join(sb[:n], "\n") {
+		t.Errorf("seed 42 twice gave different faults:\n%s\n---\n%s", strings.Join(sa, "\n"), strings.Join(sb, "\n"))
+	}
+	if strings.Join(sa[:n], "\n") == strings.Join(sc[:n], "\n") {
+		t.Error("seeds 42 and 43 gave the same faults")
+	}
+	kinds := map[string]int{}
+	for _, s := range sa {
+		kinds[strings.Fields(s)[0]]++
+	}
+	if len(kinds) != 5 {
+		t.Errorf("%d steps drew %d of 5 faults: %v", n, len(kinds), kinds)
+	}
+	t.Logf("seed 42, first steps:\n%s", strings.Join(sa[:6], "\n"))
+
+	// Every start is followed by its stop before the next start, and
+	// every op is a nemesis info op.
+	var open string
+	for _, op := range a.ops {
+		if op.Process != histories.Nemesis || op.Type != histories.Info {
+			t.Errorf("op %v: want process nemesis, type info", op)
+		}
+		if op.Error != "" {
+			t.Errorf("op %v failed", op)
+		}
+		switch {
+		case strings.HasPrefix(op.F, "start-"):
+			if open != "" {
+				t.Errorf("%s while %s is open", op.F, open)
+			}
+			open = strings.TrimPrefix(op.F, "start-")
+		case strings.HasPrefix(op.F, "stop-"):
+			if name := strings.TrimPrefix(op.F, "stop-"); name != open {
+				t.Errorf("%s while %q is open", op.F, open)
+			}
+			open = ""
+		case op.F == "check-offsets":
+		default:
+			t.Errorf("unexpected op %v", op)
+		}
+	}
+	if open != "" {
+		t.Errorf("%s never stopped", open)
+	}
+}
+
+func TestScheduleRejectsBadConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), JournalFile)
+	rec := func(op histories.Op) (histories.Op, error) { return op, nil }
+	c := newFakeCluster("n1", "n2", "n3")
+	for _, cfg := range []Config{
+		{Cluster: c, Record: rec, JournalPath: path, Faults: []string{"meteor"}},
+		{Cluster: c, Record: rec, JournalPath: path, Faults: []string{"kill"}},
+		{Cluster: c, Record: rec, Faults: []string{"partition"}},
+		{Cluster: c, JournalPath: path, Faults: []string{"partition"}},
+		{Cluster: c, Record: rec, JournalPath: path},
+	} {
+		if _, err := NewSchedule(cfg); err == nil {
+			t.Errorf("NewSchedule(%+v) succeeded", cfg)
+		}
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	names := Names()
+	if strings.Join(names, ",") != "partition,kill,pause,clock,packet" {
+		t.Errorf("Names = %v", names)
+	}
+	for _, s := range All() {
+		if s.Doc == "" || strings.Contains(s.Doc, "\n") || s.New == nil || s.Random == nil {
+			t.Errorf("spec %s incomplete", s.Name)
+		}
+		if a := s.Random(rand.New(rand.NewPCG(1, 1))); a.Fault() != s.Name {
+			t.Errorf("%s: Random gives arguments for %s", s.Name, a.Fault())
+		}
+	}
+	if _, err := Lookup("meteor"); err == nil {
+		t.Error("Lookup(meteor) succeeded")
+	}
+}
+
+func TestScheduleOnEtcd(t *testing.T) {
+	c := newCluster(t, 3)
+	tg := newEtcd(t, c)
+	dir := t.TempDir()
+	rec, err := histories.Create(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const steps = 6
+	var mu sync.Mutex
+	n := 0
+	s, err := NewSchedule(Config{
+		Cluster: c,
+		DB:      tg,
+		Record: func(op histories.Op) (histories.Op, error) {
+			op, err := rec.Record(op)
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.HasPrefix(op.F, "stop-") {
+				if n++; n == steps {
+					cancel()
+				}
+			}
+			return op, err
+		},
+		JournalPath: filepath.Join(dir, JournalFile),
+		Faults:      []string{"partition", "kill", "pause", "clock", "packet"},
+		Interval:    300 * time.Millisecond,
+		Seed:        1,
+		Logf:        t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The controller's way: HealAll from a defer, whatever happens.
+	defer func() {
+		if err := s.HealAll(context.Background()); err != nil {
+			t.Errorf("HealAll: %v", err)
+		}
+		assertHealed(t, c)
+	}()
+	seen := map[string]bool{}
+	go func() {
+		for ctx.Err() == nil {
+			if cur := s.Current(); cur != "" {
+				mu.Lock()
+				seen[strings.Fields(cur)[0]] = true
+				mu.Unlock()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	deadline, stop := context.WithTimeout(ctx, 50*time.Second)
+	defer stop()
+	start := time.Now()
+	if err := s.Run(deadline); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if err := s.HealAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec.Close()
+	h, err := histories.ReadFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	startsN, stops := 0, 0
+	for _, op := range h {
+		lines = append(lines, op.F+" "+histories.FormatValue(op.Value)+" "+op.Error)
+		if op.Process != histories.Nemesis || op.Type != histories.Info {
+			t.Errorf("op %v is not a nemesis info op", op)
+		}
+		if op.Error != "" {
+			t.Errorf("op %v failed", op)
+		}
+		switch {
+		case strings.HasPrefix(op.F, "start-"):
+			startsN++
+		case strings.HasPrefix(op.F, "stop-"):
+			stops++
+		}
+	}
+	t.Logf("%d steps in %v; history:\n%s", steps, took.Round(time.Millisecond), strings.Join(lines, "\n"))
+	if startsN != steps || stops != steps {
+		t.Errorf("%d starts and %d stops, want %d each", startsN, stops, steps)
+	}
+	mu.Lock()
+	t.Logf("Current() showed %v", seen)
+	if len(seen) == 0 {
+		t.Error("Current() never showed a fault")
+	}
+	mu.Unlock()
+	entries, err := ReadJournal(filepath.Join(dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := Outstanding(entries); len(out) != 0 {
+		t.Errorf("journal: %d outstanding actions after HealAll", len(out))
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wcancel()
+	if err := tg.WaitHealthy(wctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The controller's Ctrl-C path: a fault is active, the test's context has
+// ended, and the deferred HealAll gets that ended context.
+func TestHealAllWithEndedContext(t *testing.T) {
+	c := newCluster(t, 3)
+	var ops []histories.Op
+	s, err := NewSchedule(Config{
+		Cluster:     c,
+		Record:      func(op histories.Op) (histories.Op, error) { ops = append(ops, op); return op, nil },
+		JournalPath: journalPath(t),
+		Faults:      []string{"partition", "packet"},
+		Seed:        2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rng := rand.New(rand.NewPCG(1, 1))
+	if ok, err := s.inject(ctx, "partition", PartitionArgs{Grudge: GrudgeOne}, rng); !ok || err != nil {
+		t.Fatalf("inject: %v, %v", ok, err)
+	}
+	if ok, err := s.inject(ctx, "packet", PacketArgs{Nodes: Select(SelectAll), Loss: 0.5}, rng); !ok || err != nil {
+		t.Fatalf("inject: %v, %v", ok, err)
+	}
+	if s.Current() == "" {
+		t.Error("Current is empty while faults are active")
+	}
+	cancel()
+	if err := s.HealAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertNoFaultlineRules(t, c)
+	var fs []string
+	for _, op := range ops {
+		fs = append(fs, op.F)
+	}
+	if got := strings.Join(fs, " "); got != "start-partition start-packet stop-packet stop-partition" {
+		t.Errorf("history: %s", got)
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Errorf("Run after HealAll: %v", err)
+	}
+}
