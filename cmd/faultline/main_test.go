@@ -272,3 +272,4 @@ func TestRunKilledThenHeal(t *testing.T) {
 		t.Fatalf("history of a killed run is not checkable: %s %s", out, errOut)
 	}
 }
+
