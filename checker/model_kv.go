@@ -27,6 +27,9 @@ var kvModel = &modelDef{
 			Init:  func() any { return init },
 			Step:  kvStep,
 			Equal: func(a, b any) bool { return a.(*val).equal(b.(*val)) },
+			// Concurrent appends reach many states per linearized set:
+			// porcupine's cache needs the hash to tell them apart.
+			Hash: func(s any) uint64 { return s.(*val).h },
 			DescribeOperation: func(input, _ any) string {
 				o := input.(*lop)
 				var s string

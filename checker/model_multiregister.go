@@ -163,6 +163,7 @@ func newMultiRegister(part *partition, init any) porcupine.Model {
 			return true, cur
 		},
 		Equal: func(a, b any) bool { return a.(*mstate).equal(b.(*mstate)) },
+		Hash:  func(s any) uint64 { return s.(*mstate).h },
 		DescribeOperation: func(input, _ any) string {
 			o := input.(*lop)
 			var b strings.Builder

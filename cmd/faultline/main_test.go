@@ -272,4 +272,3 @@ func TestRunKilledThenHeal(t *testing.T) {
 		t.Fatalf("history of a killed run is not checkable: %s %s", out, errOut)
 	}
 }
-
