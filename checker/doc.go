@@ -9,19 +9,23 @@
 // # Linearizability
 //
 // Linearizable checks a history with porcupine
-// (github.com/anishathalye/porcupine), the fastest maintained Go
-// linearizability checker, which also draws the HTML visualization of a
-// failing history. faultline builds porcupine's operations directly from the
+// (github.com/anishathalye/porcupine): a fast, maintained Go linearizability
+// checker (Wing & Gong's search with Lowe's memoisation) that also draws the
+// HTML visualization of a failing history. faultline builds porcupine's operations directly from the
 // history (no per-op allocation: inputs point at decoded ops, register states
 // point at values in them) and checks each key on its own, in parallel.
 //
 // Every model state carries a hash (a value's is computed once when the
-// history is decoded, a multi-register's is updated on each write), and
-// state equality compares hashes first, so it costs O(1) when states differ.
-// porcupine's own Model.Hash is deliberately left unset: with it, porcupine
-// keeps one cache bucket (one allocation) per (linearized set, state) instead
-// of one per linearized set, which measured 30% more CPU on the etcd corpus
-// and bought nothing, as the bucket scan is already cheap.
+// history is decoded, an appended string's on the append, a
+// multi-register's is updated on each write), and state equality compares
+// hashes first, so it costs O(1) when states differ. kv and multi-register
+// give porcupine that hash (Model.Hash): concurrent appends and txns reach
+// many states for one set of linearized ops, which porcupine's cache must
+// tell apart (without it, the kv corpus's 50-client history takes 14 times
+// longer). The register models and mutex do not: their states for one set
+// are few, and with Model.Hash porcupine keeps a cache bucket (one
+// allocation) per (set, state) rather than per set, which measured 30% more
+// CPU on the etcd corpus for nothing.
 //
 // What an operation means, by how it completed:
 //
@@ -79,6 +83,15 @@
 // and the ops that could be linearized next in real time but that the model
 // refuses from that state. The Linearization keeps what porcupine needs to
 // draw each failing key.
+//
+// Keys are searched in turns by a pool of GOMAXPROCS workers (porcupine's
+// own partitioning runs every partition at once, which would hold every
+// key's search state in memory at the same time): a key whose search is
+// still running after a second goes to the back of the queue with eight
+// times the time, so that exponential keys cannot keep a violation elsewhere
+// waiting. Once a key is found not linearizable, the verdict is invalid and
+// the other keys get LinearizableOptions.ViolationGrace (2 s by default) to
+// be decided too; the ones that are not are counted in the details.
 //
 // With a timeout, keys not decided in time make the result unknown (never
 // valid); a key found not linearizable makes it invalid regardless.

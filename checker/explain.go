@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/faultline-dev/faultline/histories"
 )
@@ -17,9 +18,14 @@ type LinearizableDetails struct {
 	// have no effect to linearize).
 	Keys int `json:"keys"`
 	Ops  int `json:"ops"`
-	// Decided is how many keys were decided before the timeout.
-	Decided  int  `json:"decided"`
-	TimedOut bool `json:"timed_out,omitempty"`
+	// Decided is how many keys were decided; Undecided how many were not,
+	// because the check timed out (TimedOut) or because the search of other
+	// keys stops a while after the first violation (StoppedAfterViolation
+	// of them; see LinearizableOptions.ViolationGrace).
+	Decided               int  `json:"decided"`
+	Undecided             int  `json:"undecided,omitempty"`
+	TimedOut              bool `json:"timed_out,omitempty"`
+	StoppedAfterViolation int  `json:"stopped_after_violation,omitempty"`
 	// Failures are the keys with no linearization, at most 100; FailuresCut
 	// says how many more there were.
 	Failures    []KeyFailure `json:"failures,omitempty"`
@@ -41,6 +47,8 @@ type KeyFailure struct {
 	// PrefixTail is the end of the longest linearizable prefix, the ops
 	// that led to State (at most maxOpsListed, in linearization order).
 	PrefixTail []OpRef `json:"prefix_tail,omitempty"`
+
+	summaryLine string // for the Result's Summary, from unclipped values
 }
 
 // OpRef is an operation as a report shows it. Index and Line are the
@@ -77,6 +85,33 @@ func (part *partition) ref(o *lop) OpRef {
 	return r
 }
 
+// clipped is the ref as results.json lists it, with a long string value
+// clipped.
+func (r OpRef) clipped() OpRef {
+	if str, ok := r.Value.(string); ok {
+		r.Value = clip(str, maxValueBytes)
+	}
+	return r
+}
+
+// Long strings (a kv's appended values) are clipped in reports.
+const (
+	maxValueBytes   = 256
+	maxSummaryBytes = 80
+)
+
+// clip shortens s to about n bytes, saying how long it was.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d bytes)", s[:cut], len(s))
+}
+
 // where says who ran an op and where it is: "process 3 read 4 (ok at index
 // 120, line 121)".
 func (part *partition) where(o *lop) string {
@@ -87,7 +122,7 @@ func (r OpRef) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "process %s %s", r.Process, r.F)
 	if r.Value != nil || r.F == "read" || r.F == "get" {
-		b.WriteString(" " + histories.FormatValue(r.Value))
+		b.WriteString(" " + clip(histories.FormatValue(r.Value), maxSummaryBytes))
 	}
 	if r.Type == "info" {
 		fmt.Fprintf(&b, " (info; invoked at index %d", r.Index)
@@ -125,7 +160,8 @@ func explainKey(f *failedKey) KeyFailure {
 		_, state = f.model.Step(state, &f.ops[id], nil)
 		done[id] = true
 	}
-	kf.State = f.model.DescribeState(state)
+	fullState := f.model.DescribeState(state)
+	kf.State = clip(fullState, maxValueBytes)
 
 	// porcupine's Call/Return are history indexes, and an unknown outcome
 	// never returns.
@@ -164,7 +200,12 @@ func explainKey(f *failedKey) KeyFailure {
 	}
 	tail := best[max(0, len(best)-maxOpsListed):]
 	for _, id := range tail {
-		kf.PrefixTail = append(kf.PrefixTail, f.part.ref(&f.ops[id]))
+		kf.PrefixTail = append(kf.PrefixTail, f.part.ref(&f.ops[id]).clipped())
+	}
+	// The summary is written from the full values, the details clip them.
+	kf.summaryLine = kf.summary(fullState)
+	for i := range kf.Stuck {
+		kf.Stuck[i] = kf.Stuck[i].clipped()
 	}
 	return kf
 }
@@ -172,12 +213,9 @@ func explainKey(f *failedKey) KeyFailure {
 // summary is the key's line in the Result's Summary: "key 7: no
 // linearization of 12 ops; stuck after 5 (state 3) — could not linearize:
 // process 3 read 4 (ok at index 120, line 121)".
-func (kf KeyFailure) summary(withKey bool) string {
+func (kf KeyFailure) summary(state string) string {
 	var b strings.Builder
-	if withKey {
-		fmt.Fprintf(&b, "key %s: ", kf.Key)
-	}
-	fmt.Fprintf(&b, "no linearization of %d ops; stuck after %d (state %s) — could not linearize: ", kf.Ops, kf.Linearized, kf.State)
+	fmt.Fprintf(&b, "no linearization of %d ops; stuck after %d (state %s) — could not linearize: ", kf.Ops, kf.Linearized, clip(state, maxSummaryBytes))
 	const inSummary = 3
 	for i, r := range kf.Stuck {
 		if i == inSummary {

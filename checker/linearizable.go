@@ -31,8 +31,18 @@ type LinearizableOptions struct {
 	// Timeout bounds the whole check; 0 means none. A check that runs out
 	// of time is unknown, never valid.
 	Timeout time.Duration
-	_       struct{}
+	// ViolationGrace is how long other keys may still be searched after the
+	// first key is found not linearizable, so that the report names them
+	// too; keys not decided by then are counted, not explained. The verdict
+	// is invalid either way, and a failing key's search can be exponential,
+	// so waiting for all of them could take forever. 0 means
+	// DefaultViolationGrace; negative means wait for every key.
+	ViolationGrace time.Duration
+	_              struct{}
 }
+
+// DefaultViolationGrace is ViolationGrace's default.
+const DefaultViolationGrace = 2 * time.Second
 
 // Linearizable checks that a history is linearizable under a model, key by
 // key. The error is for a history the model cannot interpret (an *OpError
@@ -72,9 +82,18 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 	if opts.Timeout > 0 {
 		deadline = start.Add(opts.Timeout)
 	}
+	grace := opts.ViolationGrace
+	if grace == 0 {
+		grace = DefaultViolationGrace
+	}
+	c := &run{h: h, pairs: pairs, def: def, init: init, deadline: deadline, single: len(keys) == 1}
 	outs := make([]keyOutcome, len(keys))
-	var next atomic.Int64
-	var failed atomic.Bool // an op the model cannot interpret: stop early
+	q := &queue{jobs: make([]job, len(keys))}
+	for i := range keys {
+		q.jobs[i] = job{key: i, budget: firstBudget}
+	}
+	var violation sync.Once
+	var graceTimer *time.Timer
 	var wg sync.WaitGroup
 	workers := min(runtime.GOMAXPROCS(0), len(keys))
 	for range workers {
@@ -82,19 +101,111 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(keys) || failed.Load() {
+				j, alone, ok := q.pop()
+				if !ok {
 					return
 				}
-				outs[i] = checkKey(h, pairs, &keys[i], def, init, deadline)
-				if outs[i].status == keyError {
-					failed.Store(true)
+				if c.stop.Load() {
+					n := len(keys[j.key].pairs) // not decoded: an upper bound
+					if j.prep != nil {
+						n = len(j.prep.ops)
+					}
+					outs[j.key] = keyOutcome{status: keyStopped, ops: n}
+					continue
+				}
+				if j.prep == nil {
+					var out keyOutcome
+					if j.prep, out = c.prepare(&keys[j.key]); j.prep == nil {
+						outs[j.key] = out
+						if out.status == keyError {
+							c.failed.Store(true)
+							c.stop.Store(true)
+						}
+						continue
+					}
+				}
+				budget := j.budget
+				if alone {
+					budget = 0 // nothing else waits: search to the end (or the deadline)
+				}
+				out := c.search(j.prep, budget)
+				switch out.status {
+				case keyDeferred:
+					j.budget *= budgetGrowth
+					q.push(j)
+				case keyIllegal:
+					if grace > 0 {
+						violation.Do(func() { graceTimer = time.AfterFunc(grace, func() { c.stop.Store(true) }) })
+					}
+					fallthrough
+				default:
+					outs[j.key] = out
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	return linearizableResult(def, keys, outs, opts.Timeout)
+	if graceTimer != nil {
+		graceTimer.Stop()
+	}
+	return linearizableResult(def, keys, outs, opts.Timeout, grace)
+}
+
+// Keys are searched in turns, as porcupine runs all partitions at once, so
+// that a key whose search is exponential does not keep the others (and a
+// violation among them) waiting: a key gets firstBudget, then budgetGrowth
+// times more each turn, until it is the only key left, which is searched to
+// the end. Memory stays bounded by the workers, unlike one goroutine per key.
+// The repeated work is at most 1/(budgetGrowth-1) of a slow key's search.
+const (
+	firstBudget  = time.Second
+	budgetGrowth = 8
+)
+
+// job is a key waiting to be searched: first with its ops not yet decoded,
+// then again, decoded, with a bigger budget if its turn ran out.
+type job struct {
+	key    int
+	budget time.Duration
+	prep   *prepared
+}
+
+// queue is the keys to search, first in first out: new keys first (biggest
+// first), then those whose turn ran out, in the order of their budgets.
+type queue struct {
+	mu   sync.Mutex
+	jobs []job
+}
+
+// pop takes the next job; alone says no other job waits behind it.
+func (q *queue) pop() (j job, alone, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.jobs) == 0 {
+		return job{}, false, false
+	}
+	j = q.jobs[0]
+	q.jobs = q.jobs[1:]
+	return j, len(q.jobs) == 0, true
+}
+
+func (q *queue) push(j job) {
+	q.mu.Lock()
+	q.jobs = append(q.jobs, j)
+	q.mu.Unlock()
+}
+
+// run is one Linearizable call, shared by its workers.
+type run struct {
+	h        histories.History
+	pairs    []histories.Pair
+	def      *modelDef
+	init     any
+	deadline time.Time
+	single   bool // the history has one key
+	// stop ends the search of every key: set when the grace after the first
+	// violation is over, or when an op cannot be interpreted (failed).
+	stop, failed atomic.Bool
 }
 
 // keyPairs is one key's pairs, as indexes into the history's pairs.
@@ -156,7 +267,9 @@ type keyStatus uint8
 const (
 	keyOK keyStatus = iota
 	keyIllegal
-	keyUndecided
+	keyUndecided // out of time
+	keyStopped   // not searched to the end: another key was not linearizable
+	keyDeferred  // its turn ran out: to be searched again, longer
 	keyError
 )
 
@@ -178,10 +291,18 @@ type failedKey struct {
 	explain KeyFailure
 }
 
-func checkKey(h histories.History, pairs []histories.Pair, k *keyPairs, def *modelDef, init any, deadline time.Time) keyOutcome {
-	if !deadline.IsZero() && !time.Now().Before(deadline) {
-		return keyOutcome{status: keyUndecided, ops: len(k.pairs)}
-	}
+// prepared is a key's ops, decoded, and porcupine's ops over them.
+type prepared struct {
+	key  string
+	ops  []lop
+	part *partition
+	pops []porcupine.Operation
+}
+
+// prepare decodes a key's ops. A nil prepared comes with the key's outcome:
+// an error, or nothing to check.
+func (c *run) prepare(k *keyPairs) (*prepared, keyOutcome) {
+	h, pairs, def := c.h, c.pairs, c.def
 	part := &partition{h: h, key: k.key}
 	ops := make([]lop, 0, len(k.pairs))
 	for _, pi := range k.pairs {
@@ -195,34 +316,61 @@ func checkKey(h histories.History, pairs []histories.Pair, k *keyPairs, def *mod
 			if errors.As(err, &ce) && p.Complete != histories.Open {
 				at = p.Complete
 			}
-			return keyOutcome{status: keyError, err: &OpError{Index: h[at].Index, Line: h[at].Line, Model: def.name, Msg: err.Error()}}
+			return nil, keyOutcome{status: keyError, err: &OpError{Index: h[at].Index, Line: h[at].Line, Model: def.name, Msg: err.Error()}}
 		}
 		if !keep {
 			ops = ops[:len(ops)-1]
 		}
 	}
 	if len(ops) == 0 {
-		return keyOutcome{status: keyOK}
+		return nil, keyOutcome{status: keyOK}
 	}
-	var timeout time.Duration
-	if !deadline.IsZero() {
-		timeout = time.Until(deadline)
-		if timeout <= 0 {
-			return keyOutcome{status: keyUndecided, ops: len(ops)}
+	return &prepared{key: k.key, ops: ops, part: part, pops: porcupineOps(h, ops)}, keyOutcome{}
+}
+
+// search runs porcupine on a prepared key for at most budget (0: no limit)
+// and no later than the run's deadline.
+func (c *run) search(p *prepared, budget time.Duration) keyOutcome {
+	n := len(p.ops)
+	timeout := budget
+	if !c.deadline.IsZero() {
+		left := time.Until(c.deadline)
+		if left <= 0 {
+			return keyOutcome{status: keyUndecided, ops: n}
+		}
+		if timeout == 0 || left < timeout {
+			timeout = left
 		}
 	}
-	pops := porcupineOps(h, ops)
-	model := def.newModel(part, init)
-	res, info := porcupine.CheckOperationsVerbose(model, pops, timeout)
-	switch res {
-	case porcupine.Ok:
-		return keyOutcome{status: keyOK, ops: len(ops)}
-	case porcupine.Unknown:
-		return keyOutcome{status: keyUndecided, ops: len(ops)}
+	model := c.def.newModel(p.part, c.init)
+	// porcupine cannot be cancelled from outside but through its model: once
+	// stop is set, every step fails, which ends the search quickly. A
+	// linearization found is still one; a verdict of illegal is not. With a
+	// single key nothing can stop it, and the check costs no more.
+	stopping, aborted := model, false
+	if !c.single {
+		stopping.Step = func(state, input, output any) (bool, any) {
+			if c.stop.Load() {
+				aborted = true
+				return false, state
+			}
+			return model.Step(state, input, output)
+		}
 	}
-	f := &failedKey{key: k.key, ops: ops, part: part, model: model, info: info}
+	res, info := porcupine.CheckOperationsVerbose(stopping, p.pops, timeout)
+	switch {
+	case res == porcupine.Ok:
+		return keyOutcome{status: keyOK, ops: n}
+	case res == porcupine.Unknown && !c.deadline.IsZero() && !time.Now().Before(c.deadline):
+		return keyOutcome{status: keyUndecided, ops: n}
+	case res == porcupine.Unknown:
+		return keyOutcome{status: keyDeferred, ops: n}
+	case aborted:
+		return keyOutcome{status: keyStopped, ops: n}
+	}
+	f := &failedKey{key: p.key, ops: p.ops, part: p.part, model: model, info: info}
 	f.explain = explainKey(f)
-	return keyOutcome{status: keyIllegal, ops: len(ops), fail: f}
+	return keyOutcome{status: keyIllegal, ops: n, fail: f}
 }
 
 // porcupineOps builds porcupine's ops over the history's indexes: an op is
@@ -254,11 +402,11 @@ func porcupineOps(h histories.History, ops []lop) []porcupine.Operation {
 	return pops
 }
 
-func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeout time.Duration) (Result, *Linearization, error) {
+func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeout, grace time.Duration) (Result, *Linearization, error) {
 	var firstErr *OpError
 	d := LinearizableDetails{Model: def.name, Keys: len(keys)}
 	var failed []*failedKey
-	undecided := 0
+	timedOut := 0
 	for i := range outs {
 		o := &outs[i]
 		d.Ops += o.ops
@@ -270,14 +418,17 @@ func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeo
 		case keyIllegal:
 			failed = append(failed, o.fail)
 		case keyUndecided:
-			undecided++
+			timedOut++
+		case keyStopped:
+			d.StoppedAfterViolation++
 		}
 	}
 	if firstErr != nil {
 		return Result{}, nil, firstErr
 	}
-	d.Decided = len(keys) - undecided
-	d.TimedOut = undecided > 0
+	d.Undecided = timedOut + d.StoppedAfterViolation
+	d.Decided = len(keys) - d.Undecided
+	d.TimedOut = timedOut > 0
 	sort.Slice(failed, func(i, j int) bool { return keyLess(failed[i].key, failed[j].key) })
 
 	keysWord := func(n int) string {
@@ -286,13 +437,13 @@ func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeo
 		}
 		return fmt.Sprintf("%d keys", n)
 	}
-	timedOut := ""
-	if undecided > 0 {
-		timedOut = fmt.Sprintf("the checker timed out after %s with %d of %s decided", timeout, d.Decided, keysWord(len(keys)))
+	timedOutMsg := ""
+	if timedOut > 0 {
+		timedOutMsg = fmt.Sprintf("the checker timed out after %s with %d of %s decided", timeout, d.Decided, keysWord(len(keys)))
 	}
 	if len(failed) == 0 {
-		if undecided > 0 {
-			return Result{Valid: Unknown, Summary: fmt.Sprintf("unknown (%s): %s, all linearizable so far", def.name, timedOut), Details: d}, nil, nil
+		if d.Undecided > 0 {
+			return Result{Valid: Unknown, Summary: fmt.Sprintf("unknown (%s): %s, all linearizable so far", def.name, timedOutMsg), Details: d}, nil, nil
 		}
 		return Result{Valid: Valid, Summary: fmt.Sprintf("linearizable (%s): %d ops on %s", def.name, d.Ops, keysWord(len(keys))), Details: d}, nil, nil
 	}
@@ -305,8 +456,11 @@ func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeo
 	} else {
 		fmt.Fprintf(&b, "not linearizable (%s): %d of %s have no linearization", def.name, len(failed), keysWord(len(keys)))
 	}
-	if timedOut != "" {
-		fmt.Fprintf(&b, " (%s)", timedOut)
+	if timedOutMsg != "" {
+		fmt.Fprintf(&b, " (%s)", timedOutMsg)
+	}
+	if n := d.StoppedAfterViolation; n > 0 {
+		fmt.Fprintf(&b, "; %s not decided: the search of other keys stops %s after the first violation", keysWord(n), grace)
 	}
 	for i, f := range failed {
 		if i == maxKeysInSummary {
@@ -314,7 +468,10 @@ func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeo
 			break
 		}
 		b.WriteString("\n")
-		b.WriteString(f.explain.summary(len(keys) > 1 || f.key != ""))
+		if len(keys) > 1 || f.key != "" {
+			fmt.Fprintf(&b, "key %s: ", f.key)
+		}
+		b.WriteString(f.explain.summaryLine)
 	}
 	for i, f := range failed {
 		if i == maxKeysInDetails {
@@ -323,11 +480,7 @@ func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeo
 		}
 		d.Failures = append(d.Failures, f.explain)
 	}
-	lin := &Linearization{model: def.name}
-	for _, f := range failed {
-		lin.keys = append(lin.keys, f)
-	}
-	return Result{Valid: Invalid, Summary: b.String(), AnomalyTypes: []string{"nonlinearizable"}, Details: d}, lin, nil
+	return Result{Valid: Invalid, Summary: b.String(), AnomalyTypes: []string{"nonlinearizable"}, Details: d}, &Linearization{model: def.name, keys: failed}, nil
 }
 
 // completionError is a decode error about an op's completion (what a read

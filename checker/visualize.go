@@ -23,6 +23,14 @@ type Linearization struct {
 	keys  []*failedKey
 }
 
+// Model is the name of the model the history was checked against.
+func (l *Linearization) Model() string {
+	if l == nil {
+		return ""
+	}
+	return l.model
+}
+
 // Keys are the failing keys, in order.
 func (l *Linearization) Keys() []string {
 	if l == nil {
