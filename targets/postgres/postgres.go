@@ -56,6 +56,10 @@ type Options struct {
 	// User is the OS user that runs initdb and the server (default
 	// postgres); it must be able to reach Dir.
 	User string
+	// OnConflict makes appends and writes INSERT … ON CONFLICT DO UPDATE
+	// instead of UPDATE-then-INSERT (see the statements in client.go for
+	// why that is not the default).
+	OnConflict bool
 	// Isolation is every transaction's level: Serializable (default),
 	// RepeatableRead or ReadCommitted.
 	Isolation string
@@ -519,7 +523,7 @@ func (t *Target) Client(node string) (*Client, error) {
 	if _, err := t.isServer(node); err != nil {
 		return nil, err
 	}
-	return newClient(node, t.connConfig(t.opts.RequestTimeout), t.opts.RequestTimeout, t.opts.Isolation)
+	return newClient(node, t.connConfig(t.opts.RequestTimeout), t.opts.RequestTimeout, t.opts.Isolation, t.opts.OnConflict)
 }
 
 // trustNets are the networks whose clients need no password.
