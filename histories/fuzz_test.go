@@ -177,3 +177,30 @@ func corpusSeeds(dir, pattern string, lines int) [][]byte {
 	}
 	return seeds
 }
+
+// FuzzDecodeFast checks the fast line decoder against encoding/json's: where
+// the fast one accepts a line, the strict one must accept it too and decode
+// the same op.
+func FuzzDecodeFast(f *testing.F) {
+	for _, s := range []string{
+		`{"index":0,"time":1204551,"process":3,"type":"invoke","f":"cas","key":"7","value":[1,4]}`,
+		`{"index":2,"time":10002111,"process":"nemesis","type":"info","f":"start-partition","value":["n2",true,null,-5]}`,
+		`{"process":0,"type":"ok","f":"txn","value":[["append","x",3],["r","y",[1,2]]],"node":"n1","error":"timeout"}`,
+		`{"process":0,"type":"invoke","f":"w","key":7,"value":99999999999999999999}`,
+		` { "process" : 0 , "type" : "fail" , "f" : "é" , "value" : [ ] } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast, slow Op
+		if !decodeFast(b, &fast) {
+			return
+		}
+		if err := slow.unmarshalSlow(b); err != nil {
+			t.Fatalf("fast accepted %q, strict refused: %v", b, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast %#v, strict %#v", b, fast, slow)
+		}
+	})
+}

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
+	"sync"
 )
 
 // wireOp is the JSONL form of an Op, decoded strictly: unknown fields are
@@ -27,6 +29,14 @@ type wireOp struct {
 
 // UnmarshalJSON decodes one history line, normalising the value.
 func (o *Op) UnmarshalJSON(b []byte) error {
+	if decodeFast(b, o) {
+		return nil
+	}
+	return o.unmarshalSlow(b)
+}
+
+// unmarshalSlow is encoding/json's strict decoding, with its error messages.
+func (o *Op) unmarshalSlow(b []byte) error {
 	var w wireOp
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
@@ -119,31 +129,63 @@ func normalizeJSON(v any) (any, error) {
 // ReadJSONL reads faultline's history.jsonl: one op per line. Blank lines
 // are skipped. Ops without an index are numbered by position. A truncated
 // last line (a controller killed mid-write) is an error naming the line: no
-// checker should silently judge a history that lost an op.
+// checker should silently judge a history that lost an op. Lines are
+// decoded in parallel, one range of lines per CPU.
 func ReadJSONL(r io.Reader, file string) (History, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
-	var h History
-	line := 0
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, &ParseError{File: file, Msg: "reading", Err: err}
+	}
+	// Where each non-blank line starts and ends, and its number.
+	type span struct{ start, end, line int }
+	spans := make([]span, 0, bytes.Count(data, []byte{'\n'})+1)
+	for pos, line := 0, 1; pos < len(data); line++ {
+		end := bytes.IndexByte(data[pos:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += pos
+		}
+		if len(bytes.TrimSpace(data[pos:end])) > 0 {
+			spans = append(spans, span{pos, end, line})
+		}
+		pos = end + 1
+	}
+	h := make(History, len(spans))
+	workers := runtime.GOMAXPROCS(0)
+	if len(spans) < 4096 {
+		workers = 1
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	per := (len(spans) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, len(spans))
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				sp := spans[i]
+				if err := h[i].UnmarshalJSON(bytes.TrimSpace(data[sp.start:sp.end])); err != nil {
+					errs[w] = &ParseError{File: file, Line: sp.line, Msg: "bad op", Err: err}
+					return
+				}
+				h[i].Line = sp.line
+			}
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	// The first error in file order.
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
 	indexed := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var op Op
-		if err := json.Unmarshal(b, &op); err != nil {
-			return nil, &ParseError{File: file, Line: line, Msg: "bad op", Err: err}
-		}
-		op.Line = line
-		if op.Index >= 0 {
+	for i := range h {
+		if h[i].Index >= 0 {
 			indexed++
 		}
-		h = append(h, op)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, &ParseError{File: file, Line: line + 1, Msg: "reading", Err: err}
 	}
 	if indexed == 0 {
 		h.Renumber()
