@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/control/local"
 	clockskew "github.com/faultline-dev/faultline/nemesis/clock"
 )
@@ -49,7 +50,7 @@ func injectMix(t *testing.T, ctx context.Context, env *Env, j *Journal) *packetA
 			if off, skewed, err := clockskew.Offset(pid); err != nil || !skewed || off != 2*time.Minute {
 				t.Errorf("pid %d on %s: offset %v, skewed %v, %v; want 2m", pid, n.Name, off, skewed, err)
 			}
-			if s := procState(pid); (s == 'T') != (n.Name == "n2") {
+			if s, _ := control.ProcState(pid); (s == 'T') != (n.Name == "n2") {
 				t.Errorf("pid %d on %s in state %c", pid, n.Name, s)
 			}
 		}
@@ -67,7 +68,7 @@ func assertHealed(t *testing.T, c *local.Cluster) {
 	assertNoFaultlineRules(t, c)
 	for _, n := range c.Nodes() {
 		for _, pid := range nodePids(t, c, n.Name) {
-			if s := procState(pid); s == 'T' {
+			if s, _ := control.ProcState(pid); s == 'T' {
 				t.Errorf("pid %d on %s is still stopped", pid, n.Name)
 			}
 			if st, err := clockskew.Inspect(pid); err != nil || st.Skewed {

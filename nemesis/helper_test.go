@@ -210,15 +210,6 @@ func assertNoFaultlineRules(t *testing.T, c *local.Cluster) {
 	}
 }
 
-// procState is the state letter of pid (T: stopped), or 0 if it is gone.
-func procState(pid int) byte {
-	st, err := readProcStat(pid)
-	if err != nil {
-		return 0
-	}
-	return st.state
-}
-
 // nodePids lists the pids in node's namespace.
 func nodePids(t *testing.T, c *local.Cluster, node string) []int {
 	t.Helper()

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/faultline-dev/faultline/control"
 )
 
 func TestKillAndPauseOnEtcd(t *testing.T) {
@@ -28,14 +30,14 @@ func TestKillAndPauseOnEtcd(t *testing.T) {
 		fl := NewFailer(newPause(env), nil)
 		defer fl.Cleanup(context.Background())
 		pid := member("n2")
-		if s := procState(pid); s == 'T' {
+		if s, _ := control.ProcState(pid); s == 'T' {
 			t.Fatalf("member of n2 (pid %d) stopped before the fault", pid)
 		}
 		act, err := fl.Inject(ctx, PauseArgs{Nodes: SelectNamed("n2")}, rng)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s := procState(pid); s != 'T' {
+		if s, _ := control.ProcState(pid); s != 'T' {
 			t.Errorf("after pause, member of n2 (pid %d) is in state %c, want T", pid, s)
 		}
 		if res := act.Residue(); len(res.Stopped) != 1 || res.Stopped[0].Pid != pid {
@@ -43,13 +45,13 @@ func TestKillAndPauseOnEtcd(t *testing.T) {
 		}
 		// Still paused a little later: nothing resumed it behind our back.
 		time.Sleep(300 * time.Millisecond)
-		if s := procState(pid); s != 'T' {
+		if s, _ := control.ProcState(pid); s != 'T' {
 			t.Errorf("300 ms after pause, state %c", s)
 		}
 		if err := fl.Recover(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if s := procState(pid); s == 'T' || s == 0 {
+		if s, _ := control.ProcState(pid); s == 'T' || s == 0 {
 			t.Errorf("after resume, member of n2 (pid %d) is in state %c", pid, s)
 		}
 		start := time.Now()
@@ -75,7 +77,7 @@ func TestKillAndPauseOnEtcd(t *testing.T) {
 		if !slices.Equal(killed, []string{leader}) {
 			t.Errorf("killed %v, want the leader %s", killed, leader)
 		}
-		if s := procState(pid); s != 0 && s != 'Z' {
+		if s, _ := control.ProcState(pid); s != 0 && s != 'Z' {
 			t.Errorf("after kill, the leader's member (pid %d) is in state %c", pid, s)
 		}
 		if pids := nodePids(t, c, leader); len(pids) != 0 {

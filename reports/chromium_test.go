@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline-dev/faultline/internal/browsertest"
 )
 
 // TestReportInChromium opens each run's report.html in headless Chromium:
@@ -17,16 +19,16 @@ import (
 // frame. Screenshots are kept in $FAULTLINE_ARTIFACTS/reports (or a
 // temporary directory, logged).
 func TestReportInChromium(t *testing.T) {
-	bin := needChromium(t)
+	bin := browsertest.Need(t)
 	_, runs := buildStore(t)
-	art := artifactsDir(t)
+	art := browsertest.ArtifactsDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	b, err := startBrowser(ctx, bin)
+	b, err := browsertest.Start(ctx, bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.kill()
+	defer b.Kill()
 
 	type shot struct{ file, selector string }
 	cases := []struct {
@@ -47,12 +49,12 @@ func TestReportInChromium(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.run, func(t *testing.T) {
-			p, err := b.newPage(ctx)
+			p, err := b.NewPage(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			url := "file://" + filepath.Join(runs[c.run].Dir, HTMLFile)
-			if err := p.open(ctx, url, 1500*time.Millisecond); err != nil {
+			if err := p.Open(ctx, url, 1500*time.Millisecond); err != nil {
 				t.Fatal(err)
 			}
 			var got struct {
@@ -83,36 +85,34 @@ func TestReportInChromium(t *testing.T) {
 					FaultRows: document.querySelectorAll("#faults tbody tr").length
 				};
 			})()`, ids)
-			if err := p.eval(ctx, expr, &got); err != nil {
+			if err := p.Eval(ctx, expr, &got); err != nil {
 				t.Fatal(err)
 			}
 			// The top of the page: banner, facts and the checkers' verdicts.
 			var bottom float64
-			if err := p.eval(ctx, `(function(){var b=document.getElementById("checkers").getBoundingClientRect(); return b.bottom+scrollY+10;})()`, &bottom); err != nil {
+			if err := p.Eval(ctx, `(function(){var b=document.getElementById("checkers").getBoundingClientRect(); return b.bottom+scrollY+10;})()`, &bottom); err != nil {
 				t.Fatal(err)
 			}
-			if err := p.screenshot(ctx, filepath.Join(art, c.run+"-top.png"), 0, 0, 1280, bottom); err != nil {
+			if err := p.Screenshot(ctx, filepath.Join(art, c.run+"-top.png"), 0, 0, 1280, bottom); err != nil {
 				t.Errorf("screenshot of the top: %v", err)
 			}
 			for _, s := range c.shots {
-				if err := p.screenshotElement(ctx, filepath.Join(art, s.file), s.selector); err != nil {
+				if err := p.ScreenshotElement(ctx, filepath.Join(art, s.file), s.selector); err != nil {
 					t.Errorf("screenshot %s: %v", s.file, err)
 				}
 			}
 			full := filepath.Join(art, "report-"+c.run+"-full.png")
-			if err := p.screenshot(ctx, full, 0, 0, 1280, 0); err != nil {
+			if err := p.Screenshot(ctx, full, 0, 0, 1280, 0); err != nil {
 				t.Errorf("full-page screenshot: %v", err)
 			}
 			t.Logf("screenshots of %s in %s", c.run, art)
 
-			rep := p.report()
+			rep := p.Report()
 			for _, e := range rep.Errors {
 				t.Errorf("browser error: %s", e)
 			}
-			for _, u := range rep.Requests {
-				if !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "data:") && !strings.HasPrefix(u, "about:") {
-					t.Errorf("the page requested %s: it must be self-contained", u)
-				}
+			for _, u := range rep.OutsideRequests() {
+				t.Errorf("the page requested %s: it must be self-contained", u)
 			}
 			if got.Verdict != c.verdict || !strings.Contains(got.Banner, c.class) {
 				t.Errorf("verdict %q (banner %q), want %q (%s)", got.Verdict, got.Banner, c.verdict, c.class)
@@ -146,26 +146,26 @@ func TestReportInChromium(t *testing.T) {
 // page with a console error, an uncaught exception and a request for
 // another host must produce all three.
 func TestChromiumHarnessSeesErrors(t *testing.T) {
-	bin := needChromium(t)
+	bin := browsertest.Need(t)
 	dir := t.TempDir()
 	page := filepath.Join(dir, "bad.html")
 	writeFile(t, page, []byte(`<!doctype html><html><body><img src="http://127.0.0.1:9/x.png">
 <script>console.error("deliberate console error"); undefinedFunction();</script></body></html>`))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := startBrowser(ctx, bin)
+	b, err := browsertest.Start(ctx, bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.kill()
-	p, err := b.newPage(ctx)
+	defer b.Kill()
+	p, err := b.NewPage(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.open(ctx, "file://"+page, 300*time.Millisecond); err != nil {
+	if err := p.Open(ctx, "file://"+page, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	rep := p.report()
+	rep := p.Report()
 	all := strings.Join(rep.Errors, "\n")
 	for _, w := range []string{"deliberate console error", "undefinedFunction"} {
 		if !strings.Contains(all, w) {
@@ -173,13 +173,13 @@ func TestChromiumHarnessSeesErrors(t *testing.T) {
 		}
 	}
 	external := false
-	for _, u := range rep.Requests {
+	for _, u := range rep.OutsideRequests() {
 		if strings.HasPrefix(u, "http://127.0.0.1:9/") {
 			external = true
 		}
 	}
 	if !external {
-		t.Errorf("the harness missed the request for another host; it saw %v", rep.Requests)
+		t.Errorf("the harness missed the request for another host; it saw %v (outside: %v)", rep.Requests, rep.OutsideRequests())
 	}
 }
 
@@ -194,43 +194,43 @@ func jsonList(s []string) (string, error) {
 // TestServeInChromium opens `faultline serve`'s list of runs and a report
 // through it: no browser error, every run listed with its verdict colour.
 func TestServeInChromium(t *testing.T) {
-	bin := needChromium(t)
+	bin := browsertest.Need(t)
 	store, _ := serveStore(t)
 	srv := httptest.NewServer(Handler(store))
 	defer srv.Close()
-	art := artifactsDir(t)
+	art := browsertest.ArtifactsDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b, err := startBrowser(ctx, bin)
+	b, err := browsertest.Start(ctx, bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.kill()
-	p, err := b.newPage(ctx)
+	defer b.Kill()
+	p, err := b.NewPage(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.open(ctx, srv.URL+"/", 300*time.Millisecond); err != nil {
+	if err := p.Open(ctx, srv.URL+"/", 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	var rows []string
-	if err := p.eval(ctx, `Array.from(document.querySelectorAll("tbody tr")).map(function(r){ return r.className; })`, &rows); err != nil {
+	if err := p.Eval(ctx, `Array.from(document.querySelectorAll("tbody tr")).map(function(r){ return r.className; })`, &rows); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(rows, ",") != "valid,invalid,valid,invalid" {
 		t.Errorf("rows newest first by verdict: %v, want partition valid, append invalid, etcd-002 valid, etcd-000 invalid", rows)
 	}
-	if err := p.screenshot(ctx, filepath.Join(art, "serve-index.png"), 0, 0, 1280, 0); err != nil {
+	if err := p.Screenshot(ctx, filepath.Join(art, "serve-index.png"), 0, 0, 1280, 0); err != nil {
 		t.Error(err)
 	}
-	if err := p.open(ctx, srv.URL+"/etcd-000/20250101T000000/report.html", 800*time.Millisecond); err != nil {
+	if err := p.Open(ctx, srv.URL+"/etcd-000/20250101T000000/report.html", 800*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	var verdict string
-	if err := p.eval(ctx, `document.querySelector(".verdict-text").textContent`, &verdict); err != nil || verdict != "Not valid" {
+	if err := p.Eval(ctx, `document.querySelector(".verdict-text").textContent`, &verdict); err != nil || verdict != "Not valid" {
 		t.Errorf("report through the server: %q %v", verdict, err)
 	}
-	for _, e := range p.report().Errors {
+	for _, e := range p.Report().Errors {
 		t.Errorf("browser error: %s", e)
 	}
 }

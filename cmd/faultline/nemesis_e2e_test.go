@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/control/controltest"
 	"github.com/faultline-dev/faultline/nemesis/clock"
 )
@@ -147,12 +148,7 @@ func memberPids() []int {
 
 func anyStopped(pids []int) bool {
 	for _, pid := range pids {
-		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-		if err != nil {
-			continue
-		}
-		// The state follows the command name in parentheses.
-		if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] == 'T' {
+		if st, err := control.ProcState(pid); err == nil && st == 'T' {
 			return true
 		}
 	}

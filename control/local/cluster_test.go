@@ -69,21 +69,17 @@ func assertGone(t *testing.T, id string, pids []int) {
 	deadline := time.Now().Add(control.ReapGrace + 3*time.Second)
 	for _, pid := range pids {
 		for {
-			if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); errors.Is(err, os.ErrNotExist) {
+			st, err := control.ProcState(pid)
+			if errors.Is(err, os.ErrNotExist) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Errorf("process %d left behind (%s)", pid, procState(pid))
+				t.Errorf("process %d left behind (state %c)", pid, st)
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-}
-
-func procState(pid int) string {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	return string(b)
 }
 
 // waitLog waits until path contains want.
@@ -175,12 +171,12 @@ func TestSignalsAndWait(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			st := procState(p.Pid())
-			if i := strings.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && st[i+2] == want {
+			st, err := control.ProcState(p.Pid())
+			if err == nil && st == want {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("process %d never reached state %c: %s", p.Pid(), want, st)
+				t.Fatalf("process %d never reached state %c: state %q, %v", p.Pid(), want, st, err)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}

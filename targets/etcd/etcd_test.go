@@ -3,17 +3,15 @@ package etcd
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/control/controltest"
 	"github.com/faultline-dev/faultline/control/local"
+	"github.com/faultline-dev/faultline/control/local/localtest"
 )
 
 // newTarget makes a 5-node local cluster and the etcd target on it; the
@@ -53,7 +51,7 @@ func newTarget(t testing.TB, nodes int) (*local.Cluster, *Target) {
 		if err := c.Teardown(ctx); err != nil {
 			t.Errorf("cluster Teardown: %v", err)
 		}
-		assertNoLeftovers(t, c.RunID(), pids)
+		localtest.AssertNoLeftovers(t, c.RunID(), pids)
 		if t.Failed() {
 			for _, n := range c.Nodes() {
 				b, _ := os.ReadFile(tg.LogFiles(n.Name)[0])
@@ -69,32 +67,6 @@ func tailString(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
-}
-
-func assertNoLeftovers(t testing.TB, id string, pids []int) {
-	t.Helper()
-	entries, _ := os.ReadDir("/run/netns")
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), local.Prefix+id+"-") {
-			t.Errorf("namespace %s left behind", e.Name())
-		}
-	}
-	if _, err := net.InterfaceByName(local.Prefix + id); err == nil {
-		t.Errorf("link %s left behind", local.Prefix+id)
-	}
-	deadline := time.Now().Add(control.ReapGrace + 3*time.Second)
-	for _, pid := range pids {
-		for {
-			if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); errors.Is(err, os.ErrNotExist) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("member process %d left behind", pid)
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 }
 
 // retry runs op until it succeeds or d passes, for the moments when the

@@ -2,19 +2,15 @@ package postgres
 
 import (
 	"context"
-	"errors"
-	"net"
 	"os"
 	"os/user"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/control/controltest"
 	"github.com/faultline-dev/faultline/control/local"
+	"github.com/faultline-dev/faultline/control/local/localtest"
 )
 
 // requirePostgres skips the test when this host cannot run a real server
@@ -77,7 +73,7 @@ func newTarget(t testing.TB, nodes int, opts Options) (*local.Cluster, *Target) 
 		if err := c.Teardown(ctx); err != nil {
 			t.Errorf("cluster Teardown: %v", err)
 		}
-		assertNoLeftovers(t, c.RunID(), pids)
+		localtest.AssertNoLeftovers(t, c.RunID(), pids)
 		if t.Failed() {
 			b, _ := os.ReadFile(tg.LogFiles(tg.Server())[0])
 			s := string(b)
@@ -101,44 +97,4 @@ func searchableTempDir(t testing.TB) string {
 		}
 	}
 	return dir
-}
-
-func assertNoLeftovers(t testing.TB, id string, pids []int) {
-	t.Helper()
-	entries, _ := os.ReadDir("/run/netns")
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), local.Prefix+id+"-") {
-			t.Errorf("namespace %s left behind", e.Name())
-		}
-	}
-	if _, err := net.InterfaceByName(local.Prefix + id); err == nil {
-		t.Errorf("link %s left behind", local.Prefix+id)
-	}
-	deadline := time.Now().Add(control.ReapGrace + 3*time.Second)
-	for _, pid := range pids {
-		for {
-			st, err := procState(pid)
-			if errors.Is(err, os.ErrNotExist) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("server process %d left behind (state %c)", pid, st)
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-}
-
-// procState is pid's state letter from /proc.
-func procState(pid int) (byte, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, errors.New("bad stat")
-	}
-	return b[i+2], nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/workloads/txnwl"
 )
 
@@ -132,7 +133,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("children of the postmaster: %v, %v; want its backends and auxiliary processes", kids, err)
 	}
 	for _, pid := range append(pidsOf(kids), p.Pid()) {
-		if st, err := procState(pid); err == nil && st != 'T' && st != 't' {
+		if st, err := control.ProcState(pid); err == nil && st != 'T' && st != 't' {
 			t.Errorf("pid %d is in state %c after Pause, want T", pid, st)
 		}
 	}
