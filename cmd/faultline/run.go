@@ -144,7 +144,9 @@ func runTest(cmd *cobra.Command, plan controller.Plan) error {
 	if res != nil && res.Outcome.Checked != "" {
 		out := cmd.OutOrStdout()
 		printText(out, res.Dir+"/history.jsonl", res.Outcome, nil)
-		fmt.Fprintf(out, "  run: %d ops in %s (%.0f ops/s), cluster recovered in %s\n", res.Ops, res.Duration.Round(time.Millisecond), float64(res.Ops)/2/res.Duration.Seconds(), res.Recovery.Round(time.Millisecond))
+		// Every op is two history events: its invocation and completion.
+		ops := res.Ops / 2
+		fmt.Fprintf(out, "  run: %d ops (%d history events) in %s, %.0f ops/s; the cluster answered again %s after the workload\n", ops, res.Ops, res.Duration.Round(time.Millisecond), float64(ops)/res.Duration.Seconds(), res.Recovery.Round(time.Millisecond))
 		fmt.Fprintf(out, "  store: %s\n", res.Dir)
 	}
 	if err != nil {
