@@ -137,7 +137,7 @@ func checkOne(stdout io.Writer, format, path, out string, opts suite.Options) (c
 
 // printText is the human summary: one headline, then each checker's summary.
 func printText(w io.Writer, file string, o suite.Outcome, files []string) {
-	fmt.Fprintf(w, "%s: %s (%s, %d ops, checked in %s)\n", file, strings.ToUpper(o.Results.Valid.String()), o.Checked, o.Ops, o.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "%s: %s (%s, %d history events, checked in %s)\n", file, strings.ToUpper(o.Results.Valid.String()), o.Checked, o.Ops, o.Elapsed.Round(time.Millisecond))
 	for _, name := range slices.Sorted(maps.Keys(o.Results.Checkers)) {
 		r := o.Results.Checkers[name]
 		fmt.Fprintf(w, "  %s: %s — %s\n", name, r.Valid, indent(r.Summary, "    "))
