@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/checker/suite"
+	"github.com/faultline-dev/faultline/checker/txn"
 	"github.com/faultline-dev/faultline/controller"
 	"github.com/faultline-dev/faultline/histories"
 )
@@ -141,6 +142,15 @@ func printText(w io.Writer, file string, o suite.Outcome, files []string) {
 	for _, name := range slices.Sorted(maps.Keys(o.Results.Checkers)) {
 		r := o.Results.Checkers[name]
 		fmt.Fprintf(w, "  %s: %s — %s\n", name, r.Valid, indent(r.Summary, "    "))
+		// For transactional anomalies, the first case of each type, step
+		// by step: enough to follow without opening the report.
+		if d, ok := r.Details.(*txn.Details); ok && r.Valid == checker.Invalid {
+			for _, a := range d.Anomalies {
+				if len(a.Cases) > 0 {
+					fmt.Fprintf(w, "    %s, e.g.:\n      %s\n", a.Type, indent(a.Cases[0].Explanation, "      "))
+				}
+			}
+		}
 	}
 	if len(o.Results.Not) > 0 {
 		fmt.Fprintf(w, "  not: %s; also not: %s\n", strings.Join(o.Results.Not, ", "), strings.Join(o.Results.AlsoNot, ", "))
