@@ -272,3 +272,22 @@ func TestRunKilledThenHeal(t *testing.T) {
 		t.Fatalf("history of a killed run is not checkable: %s %s", out, errOut)
 	}
 }
+
+// TestCheckTransactional: a write skew is invalid for the default claim
+// (strict-serializable), explained step by step in the text output, and
+// valid when the system only claims snapshot isolation.
+func TestCheckTransactional(t *testing.T) {
+	file := repoPath("testdata/txn/G2-item.jsonl")
+	code, out, errOut := faultline(t, "", "check", file)
+	if code != 1 || !strings.Contains(out, "G2-item, e.g.:") || !strings.Contains(out, "(rw)") {
+		t.Fatalf("exit %d, want 1 with an explained G2-item:\n%s%s", code, out, errOut)
+	}
+	code, out, _ = faultline(t, "", "check", "--consistency-model", "snapshot-isolation", file)
+	if code != 0 || !strings.Contains(out, "not: repeatable-read") {
+		t.Fatalf("under snapshot-isolation: exit %d, want 0:\n%s", code, out)
+	}
+	code, _, errOut = faultline(t, "", "check", "--workload", "append", repoPath("testdata/txn/valid-rw-register.jsonl"))
+	if code != 3 {
+		t.Fatalf("an rw-register history checked as append: exit %d, want 3: %s", code, errOut)
+	}
+}
