@@ -9,11 +9,23 @@ import (
 
 	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/checker/txn"
+	"github.com/faultline-dev/faultline/controller"
+	"github.com/faultline-dev/faultline/workloads"
 )
 
 // listSections are what `faultline list` can show; other rooms (targets,
 // workloads, nemeses) append theirs from their own files' init.
 var listSections = []listSection{
+	{"targets", "systems under test (faultline run --target)", func(w io.Writer) {
+		for _, t := range controller.TargetNames() {
+			fmt.Fprintf(w, "  %s\n", t)
+		}
+	}},
+	{"workloads", "workloads (faultline run --workload)", func(w io.Writer) {
+		for _, wl := range workloads.All() {
+			fmt.Fprintf(w, "  %s\t%s\n", wl.Name(), wl.Doc())
+		}
+	}},
 	{"models", "linearizability models (faultline check --model)", func(w io.Writer) {
 		for _, m := range checker.Models() {
 			fmt.Fprintf(w, "  %s\t%s\n", m.Name, m.Description)

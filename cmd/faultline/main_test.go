@@ -291,3 +291,18 @@ func TestCheckTransactional(t *testing.T) {
 		t.Fatalf("an rw-register history checked as append: exit %d, want 3: %s", code, errOut)
 	}
 }
+
+func TestListAndVersion(t *testing.T) {
+	code, out, _ := faultline(t, "", "list")
+	for _, want := range []string{"etcd", "postgres", "register", "append", "partition", "clock", "cas-register", "snapshot-isolation"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("list: exit %d, no %q in:\n%s", code, want, out)
+		}
+	}
+	if code, _, errOut := faultline(t, "", "list", "bogus"); code != 3 || !strings.Contains(errOut, `unknown section "bogus"`) {
+		t.Errorf("list bogus: exit %d, %q", code, errOut)
+	}
+	if code, out, _ := faultline(t, "", "version"); code != 0 || !strings.HasPrefix(out, "faultline ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
