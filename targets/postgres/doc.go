@@ -71,10 +71,17 @@
 // commit in these workloads: three transactions T3 →rw T1 →wr T2 →rw T3,
 // e.g. T1 read 791=22 and wrote 23; T3 read 791=22 and 780=29 and wrote
 // 780=30; T2 read 791=23 and 780=29 — no serial order gives those reads.
-// With INSERT … ON CONFLICT appends it showed in about one 6 s list-append
-// run in ten; with UPDATE-then-INSERT (the default now) in about one 6 s
-// rw-register run in fifteen and in none of a dozen list-append runs. It
-// matches the symptom of the pgsql-bugs report "Possible G2-item at
-// SERIALIZABLE" (PostgreSQL 18.4). Not yet ruled out: a fault of our own
-// client; a reproduction with plain psql sessions would settle it.
+//   - With INSERT … ON CONFLICT DO UPDATE writes: about one 6 s list-append
+//     run in ten through this client; and reproduced with an independent
+//     client (Python + psycopg2, simple protocol; faultline only as the
+//     checker) in 2 of 11 twenty-second rw-register runs, same cycle shape.
+//     A step-by-step replay of the three transactions in three psql-like
+//     sessions is always caught (40001), so it takes a commit/snapshot race.
+//     It matches the pgsql-bugs report "Possible G2-item at SERIALIZABLE"
+//     (PostgreSQL 18.4, ON CONFLICT appends).
+//   - With UPDATE-then-INSERT (the default now): seen once in fifteen 6 s
+//     rw-register runs through this client, never in a dozen list-append
+//     runs, and never in 19 twenty-second runs of the independent client —
+//     so this variant is not attributed yet (a rarer race at pgx's higher
+//     throughput, or something of ours).
 package postgres
