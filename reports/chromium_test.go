@@ -153,18 +153,7 @@ func TestChromiumHarnessSeesErrors(t *testing.T) {
 <script>console.error("deliberate console error"); undefinedFunction();</script></body></html>`))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := browsertest.Start(ctx, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Kill()
-	p, err := b.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Open(ctx, "file://"+page, 300*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
+	p := browsertest.OpenPage(ctx, t, bin, "file://"+page, 300*time.Millisecond)
 	rep := p.Report()
 	all := strings.Join(rep.Errors, "\n")
 	for _, w := range []string{"deliberate console error", "undefinedFunction"} {
@@ -201,18 +190,7 @@ func TestServeInChromium(t *testing.T) {
 	art := browsertest.ArtifactsDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b, err := browsertest.Start(ctx, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Kill()
-	p, err := b.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Open(ctx, srv.URL+"/", 300*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
+	p := browsertest.OpenPage(ctx, t, bin, srv.URL+"/", 300*time.Millisecond)
 	var rows []string
 	if err := p.Eval(ctx, `Array.from(document.querySelectorAll("tbody tr")).map(function(r){ return r.className; })`, &rows); err != nil {
 		t.Fatal(err)

@@ -41,18 +41,7 @@ func TestRealRunReportInChromium(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b, err := browsertest.Start(ctx, chromium)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Kill()
-	p, err := b.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Open(ctx, "file://"+page, 1500*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
+	p := browsertest.OpenPage(ctx, t, chromium, "file://"+page, 1500*time.Millisecond)
 
 	// The same questions reports.TestReportInChromium asks of its fixtures:
 	// the sections are there with a height on screen, and each plot

@@ -495,3 +495,22 @@ func (p *Tab) Report() PageReport {
 	defer p.mu.Unlock()
 	return PageReport{Errors: append([]string(nil), p.rep.Errors...), Requests: append([]string(nil), p.rep.Requests...)}
 }
+
+// OpenPage starts a browser, killed when the test ends, opens url in a new
+// tab and lets it settle: the common start of a one-page browser test.
+func OpenPage(ctx context.Context, t testing.TB, bin, url string, settle time.Duration) *Tab {
+	t.Helper()
+	b, err := Start(ctx, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Kill)
+	p, err := b.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Open(ctx, url, settle); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
