@@ -3,6 +3,8 @@ package histories
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,10 +22,11 @@ const (
 )
 
 // historyNames are the files looked for, in order, when a directory is given.
-var historyNames = []string{"history.jsonl", "history.edn", "jepsen.log", "history.txt"}
+var historyNames = []string{"history.jsonl", "history.edn", "jepsen.log", "history.txt", "history.jsonl.gz", "history.edn.gz"}
 
 // Resolve turns a path into a history file: a file is itself; a directory
-// must hold one of history.jsonl, history.edn, jepsen.log or history.txt.
+// must hold one of history.jsonl, history.edn, jepsen.log, history.txt or
+// a gzip-compressed history.jsonl.gz or history.edn.gz.
 func Resolve(path string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -42,7 +45,10 @@ func Resolve(path string) (string, error) {
 }
 
 // ReadFile reads a history from a file or a directory holding one, detecting
-// its format.
+// its format. A gzip-compressed file (history.jsonl.gz, history.edn.gz, or
+// any name: it is known by its magic bytes) is decompressed as it is read,
+// and its format is detected from the name without ".gz" and from the
+// decompressed content.
 func ReadFile(path string) (History, error) {
 	p, err := Resolve(path)
 	if err != nil {
@@ -54,8 +60,18 @@ func ReadFile(path string) (History, error) {
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<16)
+	name := p
+	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(gzipReader{zr}, 1<<16)
+		name = strings.TrimSuffix(p, ".gz")
+	}
 	head, _ := br.Peek(4096)
-	format, err := Detect(p, head)
+	format, err := Detect(name, head)
 	if err != nil {
 		return nil, err
 	}
@@ -102,4 +118,15 @@ func Detect(file string, head []byte) (Format, error) {
 	}
 	// An empty file is an empty history; JSONL reads it as such.
 	return FormatJSONL, nil
+}
+
+// gzipReader says what an unexpected end of a compressed stream means.
+type gzipReader struct{ r io.Reader }
+
+func (g gzipReader) Read(b []byte) (int, error) {
+	n, err := g.r.Read(b)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("gzip stream ends early (truncated file?): %w", err)
+	}
+	return n, err
 }
