@@ -84,23 +84,28 @@
 //     checker/txn's TestRealPostgresSerializableG2Item). Earlier, a Python
 //     psycopg2 client reproduced it with ON CONFLICT writes (2 of 11
 //     twenty-second runs).
-//   - Through this client (pgx, in a network namespace), with both write
-//     forms: INSERT … ON CONFLICT DO UPDATE (Options.OnConflict) about one
-//     6 s list-append run in ten; UPDATE-then-INSERT (the default) one
-//     rw-register run in fifteen, no list-append run in twelve. Missing rows
-//     play no part: in the recorded cycles every key read had a row and
-//     every write (in pgrepro's update mode) was an UPDATE of it.
+//   - Through this client (pgx, in a network namespace): with the default
+//     UPDATE-then-INSERT writes, `faultline run --target postgres
+//     --isolation serializable --time-limit 10s` (about 4,500 txns/s) found
+//     it in 2 of 15 rw-register runs and in none of 15 list-append runs;
+//     with INSERT … ON CONFLICT DO UPDATE (Options.OnConflict), about one 6 s
+//     list-append run in ten. Missing rows play no part: in every recorded
+//     cycle each key read had a row and the writes were UPDATEs of it.
 //   - Replaying the three transactions statement by statement in three
 //     sessions is always caught (40001): it takes a race.
 //
-// In the recorded cycle T3's COMMIT was acknowledged 0.8 ms before T1's,
-// yet T2's snapshot held T1's write and not T3's: T1 became visible before
-// T3. That fits SSI deciding "T3 commits before T1, so no anomaly" from
-// the order in which T3 and T1 passed their pre-commit check, while the
-// order in which commits become visible can differ — a hypothesis, not
-// confirmed in PostgreSQL's source here. The pgsql-bugs report "Possible
-// G2-item at SERIALIZABLE" (PostgreSQL 18.4, Jepsen, ON CONFLICT appends)
-// is a two-transaction cycle over missing rows, so possibly another bug.
+// Call T3 the pivot (rw in and out), T1 the transaction it precedes, T2
+// the one that precedes it. In each of the three cycles timed so far (one
+// from pgrepro, two from `faultline run`), the pivot's COMMIT was
+// acknowledged before T1's (by 0.26 to 1.4 ms), yet T2's snapshot held
+// T1's write and not the pivot's: T1 became visible first. T2 need not be
+// read-only (in one of the three it wrote). That fits SSI deciding "the
+// pivot commits before T1, so no anomaly" from the order in which the two
+// passed their pre-commit check, while the order in which commits become
+// visible can differ — a hypothesis, not confirmed in PostgreSQL's source
+// here. The pgsql-bugs report "Possible G2-item at SERIALIZABLE"
+// (PostgreSQL 18.4, Jepsen, ON CONFLICT appends) is a two-transaction
+// cycle over missing rows, so possibly another bug.
 //
 // So checking serializable PostgreSQL usually gives valid, and sometimes
 // this G2-item: a true finding, explained step by step in the report. The
