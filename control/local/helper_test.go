@@ -3,7 +3,6 @@ package local
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -75,8 +74,10 @@ func helperMain(args []string) int {
 		<-ch
 		return 7
 	case "orphan": // leave a sleeping child behind and exit
+		// Output to /dev/null (nil), not io.Discard: that is a pipe this
+		// process reads, and once it exits the child's "sleeping" would
+		// meet a closed pipe and die of SIGPIPE before Cleanup finds it.
 		c := exec.Command(os.Args[0], "sleep")
-		c.Stdout, c.Stderr = io.Discard, io.Discard
 		if err := c.Start(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
