@@ -20,8 +20,8 @@ import (
 )
 
 type checkFlags struct {
-	model, workload, format, out, initial, consistency string
-	timeout                                            time.Duration
+	model, workload, format, out, initial, consistency, independent string
+	timeout                                                         time.Duration
 }
 
 func init() {
@@ -33,7 +33,13 @@ func init() {
 
 PATH is a history.jsonl (faultline), a history.edn (Jepsen/Knossos: a vector
 of op maps or one map per line), a Jepsen log of jepsen.util lines, or a
-directory holding one of history.jsonl, history.edn, jepsen.log.
+directory holding one of history.jsonl, history.edn, jepsen.log; any of them
+may be gzip-compressed.
+
+Jepsen's independent workloads record values as [key value] tuples. With
+--independent auto (the default) a history whose every client op has such a
+value, with some reads or writes among them, is split into keys and checked
+key by key; on insists (and says which op is not a tuple), off never splits.
 
 The model is inferred where the history makes it clear (cas ops: cas-register;
 get/put/append: kv; acquire/release: mutex; txn micro-ops: multi-register, or
@@ -58,9 +64,11 @@ Exit codes: 0 valid, 1 invalid, 2 unknown (e.g. --timeout hit), 3 error
 	fl.DurationVar(&f.timeout, "timeout", 0, "give up after this long and report unknown (0: no limit)")
 	fl.StringVar(&f.out, "out", "", "write results.json and visualizations of failures into this directory")
 	fl.StringVar(&f.initial, "initial", "", "initial value of register models (default: none, a read before any write returns nil)")
+	fl.StringVar(&f.independent, "independent", "auto", "split Jepsen independent [key value] tuple values into keys: auto, on or off")
 	_ = cmd.RegisterFlagCompletionFunc("model", fixedCompletions(modelNames()))
 	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(append([]string{"register"}, suite.Workloads...)))
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletions([]string{"text", "json"}))
+	_ = cmd.RegisterFlagCompletionFunc("independent", fixedCompletions([]string{"auto", "on", "off"}))
 	rootCmd.AddCommand(cmd)
 }
 
@@ -73,6 +81,9 @@ func fixedCompletions(vals []string) func(*cobra.Command, []string, string) ([]s
 func runCheck(stdout, stderr io.Writer, f checkFlags, paths []string) error {
 	if f.format != "text" && f.format != "json" {
 		return withCode(exitError, fmt.Errorf("--format %q: want text or json", f.format))
+	}
+	if !slices.Contains([]string{"auto", "on", "off"}, f.independent) {
+		return withCode(exitError, fmt.Errorf("--independent %q: want auto, on or off", f.independent))
 	}
 	if f.model != "" && !slices.Contains(modelNames(), f.model) {
 		return withCode(exitError, fmt.Errorf("--model %q: unknown model (known: %s)", f.model, strings.Join(modelNames(), ", ")))
@@ -88,7 +99,7 @@ func runCheck(stdout, stderr io.Writer, f checkFlags, paths []string) error {
 		if out != "" && len(paths) > 1 {
 			out = filepath.Join(out, safeName(p))
 		}
-		v, err := checkOne(stdout, f.format, p, out, opts)
+		v, err := checkOne(stdout, f.format, p, out, f.independent, opts)
 		if err != nil {
 			fmt.Fprintln(stderr, "faultline:", err)
 			failed = true
@@ -102,7 +113,7 @@ func runCheck(stdout, stderr io.Writer, f checkFlags, paths []string) error {
 	return withCode(worst.ExitCode(), nil)
 }
 
-func checkOne(stdout io.Writer, format, path, out string, opts suite.Options) (checker.Validity, error) {
+func checkOne(stdout io.Writer, format, path, out, independent string, opts suite.Options) (checker.Validity, error) {
 	file, err := histories.Resolve(path)
 	if err != nil {
 		return 0, err
@@ -110,6 +121,12 @@ func checkOne(stdout io.Writer, format, path, out string, opts suite.Options) (c
 	h, err := histories.ReadFile(file)
 	if err != nil {
 		return 0, err
+	}
+	split := independent == "on" || independent == "auto" && histories.LooksIndependent(h)
+	if split {
+		if h, err = histories.SplitIndependent(h, file); err != nil {
+			return 0, err
+		}
 	}
 	o, err := suite.Check(h, file, opts)
 	if err != nil {
@@ -124,14 +141,20 @@ func checkOne(stdout io.Writer, format, path, out string, opts suite.Options) (c
 	if format == "json" {
 		b, err := json.Marshal(struct {
 			File string `json:"file"`
+			// Independent: the values were split from Jepsen [key value]
+			// tuples.
+			Independent bool `json:"independent,omitempty"`
 			checker.Results
-		}{file, o.Results})
+		}{file, split, o.Results})
 		if err != nil {
 			return 0, err
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		printText(stdout, file, o, files)
+		if split && independent == "auto" {
+			fmt.Fprintln(stdout, "  (values were Jepsen independent [key value] tuples: checked key by key; --independent off checks them whole)")
+		}
 	}
 	return o.Results.Valid, nil
 }

@@ -86,6 +86,44 @@ func TestCheckCorpusExitCodes(t *testing.T) {
 	}
 }
 
+// Jepsen independent histories ([key value] tuple values) are split into
+// keys by default and checked key by key; --independent on insists, off
+// checks the values whole.
+func TestCheckIndependent(t *testing.T) {
+	bad := repoPath("testdata/linearizable/independent-cas-register-bad.edn")
+	ok := repoPath("testdata/linearizable/independent-cas-register-ok.edn")
+	plain := repoPath("testdata/linearizable/cas-register-ok.edn")
+	code, out, errOut := faultline(t, "", "check", bad)
+	if code != 1 || !strings.Contains(out, "key 0:") || !strings.Contains(out, "independent [key value] tuples") {
+		t.Errorf("check independent bad: exit %d, want 1 naming key 0 and saying it split tuples; out %q err %q", code, out, errOut)
+	}
+	// The same verdict as the keyed original: the split is the only change.
+	_, keyed, _ := faultline(t, "", "check", repoPath("testdata/linearizable/cas-register-bad.edn"))
+	if strings.Contains(keyed, "key x:") != strings.Contains(out, "key 0:") || strings.Contains(keyed, "key y:") != strings.Contains(out, "key 1:") {
+		t.Errorf("the split history fails on other keys than the keyed one:\n%s\n%s", keyed, out)
+	}
+	if code, out, errOut := faultline(t, "", "check", "--independent", "on", ok); code != 0 {
+		t.Errorf("check --independent on ok: exit %d; out %q err %q", code, out, errOut)
+	}
+	if code, out, _ := faultline(t, "", "check", "--format", "json", ok); code != 0 || !strings.Contains(out, `"independent":true`) {
+		t.Errorf("json output does not say the tuples were split: exit %d %s", code, out)
+	}
+	// A keyed history is not split by default and is an error with on.
+	if code, out, errOut := faultline(t, "", "check", plain); code != 0 || strings.Contains(out, "independent") {
+		t.Errorf("check keyed ok: exit %d; out %q err %q", code, out, errOut)
+	}
+	if code, _, errOut := faultline(t, "", "check", "--independent", "on", plain); code != 3 || !strings.Contains(errOut, "cas-register-ok.edn:1:") {
+		t.Errorf("check --independent on keyed: exit %d, want 3 naming the line; err %q", code, errOut)
+	}
+	// Off: the tuples are values, which a register cannot hold.
+	if code, _, errOut := faultline(t, "", "check", "--independent", "off", ok); code != 3 || !strings.Contains(errOut, "list of 2") {
+		t.Errorf("check --independent off: exit %d, want 3; err %q", code, errOut)
+	}
+	if code, _, errOut := faultline(t, "", "check", "--independent", "maybe", ok); code != 3 || !strings.Contains(errOut, "--independent") {
+		t.Errorf("check --independent maybe: exit %d; err %q", code, errOut)
+	}
+}
+
 func TestCheckOutAndJSON(t *testing.T) {
 	dir := t.TempDir()
 	code, out, errOut := faultline(t, "", "check", "--format", "json", "--out", dir, repoPath("testdata/corpora/porcupine-jepsen-etcd/etcd_000.log"))
