@@ -54,6 +54,16 @@ func TestClassification(t *testing.T) {
 		{"G2-item.jsonl", "append", "G2-item", "repeatable-read", checker.Invalid},
 		{"G2-item-register.jsonl", "rw-register", "G2-item", "repeatable-read", checker.Invalid},
 		{"G-single-process.jsonl", "append", "G-single-process", "strong-session-snapshot-isolation", checker.Invalid},
+		// The -process and -realtime variants: cycles that only a
+		// process's or real time's order closes.
+		{"G0-process.jsonl", "append", "G0-process", "strong-session-read-uncommitted", checker.Invalid},
+		{"G0-realtime.jsonl", "append", "G0-realtime", "strong-read-uncommitted", checker.Invalid},
+		{"G1c-process.jsonl", "append", "G1c-process", "strong-session-read-committed", checker.Invalid},
+		{"G1c-realtime.jsonl", "append", "G1c-realtime", "strong-read-committed", checker.Invalid},
+		{"G-nonadjacent-process.jsonl", "append", "G-nonadjacent-process", "strong-session-snapshot-isolation", checker.Invalid},
+		{"G-nonadjacent-realtime.jsonl", "append", "G-nonadjacent-realtime", "strong-snapshot-isolation", checker.Invalid},
+		{"G2-item-process.jsonl", "append", "G2-item-process", "strong-session-serializable", checker.Invalid},
+		{"G2-item-realtime.jsonl", "append", "G2-item-realtime", "strict-serializable", checker.Invalid},
 		{"G-single-realtime.jsonl", "append", "G-single-realtime", "strong-snapshot-isolation", checker.Invalid},
 		{"internal.jsonl", "append", "internal", "read-atomic", checker.Invalid},
 		{"dirty-update.jsonl", "append", "G1a dirty-update", "read-committed", checker.Invalid},

@@ -176,7 +176,11 @@ func printText(w io.Writer, file string, o suite.Outcome, files []string) {
 		}
 	}
 	if len(o.Results.Not) > 0 {
-		fmt.Fprintf(w, "  not: %s; also not: %s\n", strings.Join(o.Results.Not, ", "), strings.Join(o.Results.AlsoNot, ", "))
+		fmt.Fprintf(w, "  not: %s", strings.Join(o.Results.Not, ", "))
+		if len(o.Results.AlsoNot) > 0 {
+			fmt.Fprintf(w, "; also not: %s", strings.Join(o.Results.AlsoNot, ", "))
+		}
+		fmt.Fprintln(w)
 	}
 	for _, f := range files {
 		fmt.Fprintf(w, "  wrote %s\n", f)
