@@ -44,28 +44,35 @@ func linearizableDetails(r checker.Result) (checker.LinearizableDetails, bool) {
 
 // opView is an operation as a table row shows it.
 type opView struct {
-	ID      string // how cycle steps name it: "T1"…
-	Index   int64  // -1 unknown
-	Line    int
-	Process string
-	Type    string
-	F       string
-	Key     string
-	Value   string
-	Error   string
+	ID          string // how cycle steps name it: "T1"…
+	Index       int64  // -1 unknown
+	InvokeIndex int64  // its invocation's index; -1 unknown
+	// Invoked and Completed are when, since the start of the history
+	// (filled from the history when it has timestamps).
+	Invoked, Completed string
+	Line               int
+	Process            string
+	Type               string
+	F                  string
+	Key                string
+	Value              string
+	Error              string
 }
 
 func opFromRef(r checker.OpRef) opView {
-	return opView{Index: r.Index, Line: r.Line, Process: r.Process.String(), Type: r.Type, F: r.F, Key: r.Key,
+	return opView{Index: r.Index, InvokeIndex: -1, Line: r.Line, Process: r.Process.String(), Type: r.Type, F: r.F, Key: r.Key,
 		Value: truncate(histories.FormatValue(r.Value), 300), Error: r.Error}
 }
 
 // opFromMap reads an op-like JSON object: {index, process, type, f, value…}.
 func opFromMap(m map[string]any) (opView, bool) {
-	o := opView{Index: -1}
+	o := opView{Index: -1, InvokeIndex: -1}
 	found := false
 	if v, ok := num(m["index"]); ok {
 		o.Index, found = int64(v), true
+	}
+	if v, ok := num(m["invoke_index"]); ok {
+		o.InvokeIndex = int64(v)
 	}
 	if v, ok := num(m["line"]); ok {
 		o.Line = int(v)

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bufio"
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -293,6 +294,7 @@ func buildPage(h histories.History, res checker.Results, extra Extras) *page {
 		sec := txnSection{Checker: name, Claimed: v.Claimed, Cut: v.Cut, Unexplained: v.Unexplained, Unknown: v.Unknown}
 		for i := range v.Anomalies {
 			av := v.Anomalies[i]
+			a.timeOps(av.Ops)
 			row := anomalyRow{anomalyView: av, N: i + 1}
 			if d := cycleSVG(&av); d != "" {
 				row.Diagram = template.HTML(d)
@@ -426,23 +428,45 @@ func (p *page) focus(a *analysis, res checker.Results) int64 {
 		}
 	}
 	if index >= 0 {
-		i, ok := slices.BinarySearchFunc(a.h, index, func(op histories.Op, t int64) int {
-			switch {
-			case op.Index < t:
-				return -1
-			case op.Index > t:
-				return 1
-			}
-			return 0
-		})
-		if ok {
-			return max(0, a.h[i].Time-a.origin-a.span/100)
+		if op, ok := a.byIndex(index); ok {
+			return max(0, op.Time-a.origin-a.span/100)
 		}
 	}
 	if len(a.faults) > 0 {
 		return max(0, a.faults[0].Start-a.span/100)
 	}
 	return -1
+}
+
+// byIndex finds the op with history index i (indexes increase along the
+// history).
+func (a *analysis) byIndex(i int64) (histories.Op, bool) {
+	j, ok := slices.BinarySearchFunc(a.h, i, func(op histories.Op, t int64) int {
+		return cmp.Compare(op.Index, t)
+	})
+	if !ok {
+		return histories.Op{}, false
+	}
+	return a.h[j], true
+}
+
+// timeOps fills in when each op was invoked and completed, to the
+// microsecond: an anomaly's transactions often overlap by less than a
+// millisecond, and which finished first is part of the story.
+func (a *analysis) timeOps(ops []opView) {
+	if a.clock.positions {
+		return
+	}
+	at := func(i int64) string {
+		op, ok := a.byIndex(i)
+		if i < 0 || !ok {
+			return ""
+		}
+		return strconv.FormatFloat(float64(op.Time-a.origin)/1e6, 'f', 3, 64) + " ms"
+	}
+	for i := range ops {
+		ops[i].Invoked, ops[i].Completed = at(ops[i].InvokeIndex), at(ops[i].Index)
+	}
 }
 
 // anomalyOps are the history indexes of the ops the anomalies name.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/checker/txn"
 	"github.com/faultline-dev/faultline/histories"
 	junit "github.com/joshdk/go-junit"
 )
@@ -373,4 +374,40 @@ func renderTo(h histories.History, res checker.Results, extra Extras) ([]byte, e
 	var b bytes.Buffer
 	err := WriteHTML(&b, h, res, extra)
 	return b.Bytes(), err
+}
+
+// An anomaly's operations table says when each transaction was invoked and
+// completed, to the microsecond, from the history's own times.
+func TestAnomalyOpTimes(t *testing.T) {
+	path := filepath.Join("..", "testdata", "txn", "G2-item-realtime.jsonl")
+	h, err := histories.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The history's times start at 0 and step 1 ms per op; shift them so
+	// that the report must count from the first.
+	for i := range h {
+		h[i].Time += 5e9 + 1500
+	}
+	txnRes, err := txn.Check(h, txn.Options{Workload: "append"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := checker.Compose(map[string]checker.Result{"append": txnRes}, nil)
+	var b strings.Builder
+	if err := WriteHTML(&b, h, res, Extras{}); err != nil {
+		t.Fatal(err)
+	}
+	s := b.String()
+	// T1 appended x (invoked at index 1, completed at 2); T2 read y
+	// (3, 4); T3 appended y and read x (0, 5).
+	for _, row := range []string{
+		`<td class="num">1.000 ms</td><td class="num">2.000 ms</td><td>0</td>`,
+		`<td class="num">3.000 ms</td><td class="num">4.000 ms</td><td>2</td>`,
+		`<td class="num">0.000 ms</td><td class="num">5.000 ms</td><td>1</td>`,
+	} {
+		if !strings.Contains(s, row) {
+			t.Errorf("the operations table lacks the row %s", row)
+		}
+	}
 }
