@@ -462,7 +462,7 @@ func (a *analysis) timeOps(ops []opView) {
 		if i < 0 || !ok {
 			return ""
 		}
-		return strconv.FormatFloat(float64(op.Time-a.origin)/1e6, 'f', 3, 64) + " ms"
+		return strconv.FormatFloat(float64(op.Time-a.origin)/1e9, 'f', 6, 64) + " s"
 	}
 	for i := range ops {
 		ops[i].Invoked, ops[i].Completed = at(ops[i].InvokeIndex), at(ops[i].Index)

@@ -402,9 +402,9 @@ func TestAnomalyOpTimes(t *testing.T) {
 	// T1 appended x (invoked at index 1, completed at 2); T2 read y
 	// (3, 4); T3 appended y and read x (0, 5).
 	for _, row := range []string{
-		`<td class="num">1.000 ms</td><td class="num">2.000 ms</td><td>0</td>`,
-		`<td class="num">3.000 ms</td><td class="num">4.000 ms</td><td>2</td>`,
-		`<td class="num">0.000 ms</td><td class="num">5.000 ms</td><td>1</td>`,
+		`<td class="num">0.001000 s</td><td class="num">0.002000 s</td><td>0</td>`,
+		`<td class="num">0.003000 s</td><td class="num">0.004000 s</td><td>2</td>`,
+		`<td class="num">0.000000 s</td><td class="num">0.005000 s</td><td>1</td>`,
 	} {
 		if !strings.Contains(s, row) {
 			t.Errorf("the operations table lacks the row %s", row)
