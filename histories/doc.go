@@ -22,4 +22,12 @@
 //   - `time` is nanoseconds on the controller's monotonic clock. Formats
 //     without times (Jepsen log lines) get the line number as their time,
 //     which preserves the real-time order the log shows.
+//   - Any of the formats may be gzip-compressed: ReadFile knows it by its
+//     magic bytes, not its name.
+//   - Jepsen's independent histories carry the key inside the value, as a
+//     [key value] tuple; LooksIndependent recognises them (every client op
+//     a tuple, some reads or writes, so a plain cas-register history's
+//     [old new] pairs are not mistaken for tuples) and SplitIndependent
+//     moves the key into Op.Key. The caller decides (faultline check's
+//     --independent); reading never splits by itself.
 package histories
