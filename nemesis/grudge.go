@@ -52,8 +52,9 @@ const (
 	GrudgeExplicit GrudgeKind = "explicit"
 )
 
-// GrudgeKinds lists the kinds a schedule draws from (explicit and
-// primaries need more than the node list, so they are not among them).
+// GrudgeKinds lists the kinds a schedule draws from whatever the target
+// (explicit needs a grudge given in full, isolate a selection; primaries
+// is drawn too when the target can tell them: see PartitionArgs).
 var GrudgeKinds = []GrudgeKind{GrudgeOne, GrudgeHalves, GrudgeRandomHalves, GrudgeMajority, GrudgeMinority, GrudgeMajoritiesRing, GrudgeBridge}
 
 // ParseGrudgeKind parses one of the kinds above.

@@ -209,3 +209,48 @@ func TestSelector(t *testing.T) {
 		t.Error("primaries resolved without a target")
 	}
 }
+
+// A random partition isolates the primaries too when the target can tell
+// them, falls back to one node when none leads at that moment, and never
+// draws primaries for a target that cannot tell them.
+func TestRandomPartitionDrawsPrimaries(t *testing.T) {
+	ctx := context.Background()
+	draw := func(db any) map[GrudgeKind]int {
+		env := &Env{Cluster: newFakeCluster("n1", "n2", "n3", "n4", "n5"), Logf: t.Logf}
+		if db != nil {
+			env.DB = db.(*fakeDB)
+		}
+		p := newPartition(env)
+		rng := rand.New(rand.NewPCG(1, 2))
+		kinds := map[GrudgeKind]int{}
+		for range 400 {
+			act, err := p.Plan(ctx, PartitionArgs{}, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := act.(*partitionAction)
+			kinds[a.Kind]++
+			if a.Kind == GrudgePrimaries && (len(a.Grudge["n2"]) != 4 || len(a.Grudge["n1"]) != 1) {
+				t.Fatalf("primaries grudge %v does not isolate n2", a.Grudge)
+			}
+		}
+		return kinds
+	}
+	withLeader := draw(&fakeDB{primaries: []string{"n2"}})
+	if withLeader[GrudgePrimaries] == 0 {
+		t.Errorf("400 random partitions never isolated the primary: %v", withLeader)
+	}
+	for _, k := range GrudgeKinds {
+		if withLeader[k] == 0 {
+			t.Errorf("400 random partitions never drew %s: %v", k, withLeader)
+		}
+	}
+	// Without a leader, primaries' eighth of the draws becomes one node:
+	// about a quarter of 400 are one, not an eighth.
+	if leaderless := draw(&fakeDB{}); leaderless[GrudgePrimaries] != 0 || leaderless[GrudgeOne] < 75 {
+		t.Errorf("with no leader, primaries should fall back to one node: %v", leaderless)
+	}
+	if none := draw(nil); none[GrudgePrimaries] != 0 {
+		t.Errorf("a target without primaries drew them: %v", none)
+	}
+}

@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
+
+	"github.com/faultline-dev/faultline/targets"
 )
 
 // PartitionArgs are the arguments of a network partition.
 type PartitionArgs struct {
 	// Grudge is how to cut the network; empty means a random kind from
-	// GrudgeKinds.
+	// GrudgeKinds, or primaries when the target can tell them (one node
+	// instead when, at that moment, no node believes it leads).
 	Grudge GrudgeKind
 	// Explicit is the grudge for GrudgeExplicit.
 	Explicit Grudge
@@ -70,7 +74,13 @@ func (p *partition) Plan(ctx context.Context, args Args, rng *rand.Rand) (Action
 	nodes := p.env.nodeNames()
 	kind := pa.Grudge
 	if kind == "" {
-		kind = GrudgeKinds[rng.IntN(len(GrudgeKinds))]
+		// A target that can tell its primaries gets its leaders isolated
+		// too, the partition that matters most to a leader-based system.
+		pool := GrudgeKinds
+		if _, ok := p.env.DB.(targets.Primaries); ok {
+			pool = append(slices.Clone(GrudgeKinds), GrudgePrimaries)
+		}
+		kind = pool[rng.IntN(len(pool))]
 		if kind == GrudgeMajoritiesRing && len(nodes) < 4 {
 			kind = GrudgeOne
 		}
@@ -80,6 +90,11 @@ func (p *partition) Plan(ctx context.Context, args Args, rng *rand.Rand) (Action
 	switch kind {
 	case GrudgePrimaries:
 		picked, err = primaries(ctx, p.env.DB)
+		if err != nil && pa.Grudge == "" {
+			// Drawn at random at a moment with no leader (an election
+			// going on): cut one node off instead of skipping the fault.
+			kind, err = GrudgeOne, nil
+		}
 	case GrudgeIsolate:
 		picked, err = pa.Nodes.Resolve(ctx, nodes, p.env.DB, rng)
 	}
