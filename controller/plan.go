@@ -41,6 +41,10 @@ type Plan struct {
 	// repeatable-read or read-committed. The transactional checkers hold
 	// the target to the consistency model that level promises.
 	Isolation string `json:"isolation" yaml:"isolation"`
+	// Upsert is how the PostgreSQL target writes a key that may have no
+	// row yet: update-insert (UPDATE, then INSERT if it changed no row)
+	// or on-conflict (INSERT … ON CONFLICT DO UPDATE). See targets/postgres.
+	Upsert string `json:"upsert" yaml:"upsert"`
 	// Nemesis names the faults to schedule; NemesisInterval how often.
 	Nemesis         []string `json:"nemesis" yaml:"nemesis"`
 	NemesisInterval Duration `json:"nemesis_interval" yaml:"nemesis-interval"`
@@ -69,6 +73,7 @@ func DefaultPlan() Plan {
 		RecoveryTimeout: Duration(60 * time.Second),
 		ReadConsistency: "linearizable",
 		Isolation:       "serializable",
+		Upsert:          "update-insert",
 		NemesisInterval: Duration(10 * time.Second),
 	}
 }
@@ -233,6 +238,11 @@ func (p *Plan) Validate(knownTargets, knownWorkloads, knownNemeses []string) err
 	case "serializable", "repeatable-read", "read-committed":
 	default:
 		bad("isolation", "%q: want serializable, repeatable-read or read-committed", p.Isolation)
+	}
+	switch p.Upsert {
+	case "", "update-insert", "on-conflict": // "": a plan from before the field, update-insert
+	default:
+		bad("upsert", "%q: want update-insert or on-conflict", p.Upsert)
 	}
 	for _, n := range p.Nemesis {
 		if !slices.Contains(knownNemeses, n) {

@@ -45,6 +45,7 @@ func init() {
 			newDB: func(c control.Cluster, dir string) (targets.DB, error) {
 				return postgres.New(c, postgres.Options{
 					Isolation:      cfg.Plan.Isolation,
+					OnConflict:     cfg.Plan.Upsert == "on-conflict",
 					Dir:            dir,
 					RequestTimeout: time.Duration(cfg.Plan.OpTimeout),
 				})

@@ -186,6 +186,7 @@ func TestRunBadPlans(t *testing.T) {
 		{[]string{"run", "-c", typo}, "line 2: field concurency not found"},
 		{[]string{"run", "--concurrency", "0", "--target", "memory"}, "concurrency: 0"},
 		{[]string{"run", "--read-consistency", "strong"}, "read-consistency"},
+		{[]string{"run", "--target", "postgres", "--upsert", "merge"}, `upsert: "merge": want update-insert or on-conflict`},
 	}
 	for _, c := range cases {
 		code, _, errOut := faultline(t, dir, c.args...)

@@ -40,8 +40,8 @@ The default is the main job: a 5-node etcd cluster and the register workload
 
 A plan can come from a YAML file (-c plan.yaml) with the same fields as
 plan.json (name, target, workload, nodes, concurrency, rate, time-limit, seed,
-store, op-timeout, recovery-timeout, read-consistency, isolation, nemesis,
-nemesis-interval); flags given on the command line override it.
+store, op-timeout, recovery-timeout, read-consistency, isolation, upsert,
+nemesis, nemesis-interval); flags given on the command line override it.
 
 Ctrl-C stops the workload, tears the cluster down and still checks what was
 recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
@@ -92,6 +92,8 @@ recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
 					plan.ReadConsistency = p.ReadConsistency
 				case "isolation":
 					plan.Isolation = p.Isolation
+				case "upsert":
+					plan.Upsert = p.Upsert
 				case "nemesis":
 					plan.Nemesis = p.Nemesis
 				case "nemesis-interval":
@@ -119,11 +121,14 @@ recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
 	fl.DurationVar(&recovery, "recovery-timeout", time.Duration(def.RecoveryTimeout), "how long the final phase waits for the cluster to answer again")
 	fl.StringVar(&p.ReadConsistency, "read-consistency", def.ReadConsistency, "etcd read mode: linearizable or serializable")
 	fl.StringVar(&p.Isolation, "isolation", def.Isolation, "PostgreSQL isolation level: serializable, repeatable-read or read-committed")
+	fl.StringVar(&p.Upsert, "upsert", def.Upsert, "PostgreSQL writes: update-insert (UPDATE, then INSERT if no row) or on-conflict (INSERT … ON CONFLICT DO UPDATE)")
 	fl.StringSliceVar(&p.Nemesis, "nemesis", nil, "faults to schedule (comma-separated)")
 	fl.DurationVar(&nemInterval, "nemesis-interval", time.Duration(def.NemesisInterval), "time between fault changes")
 	_ = cmd.RegisterFlagCompletionFunc("target", fixedCompletions(controller.TargetNames()))
 	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(workloads.Names()))
 	_ = cmd.RegisterFlagCompletionFunc("read-consistency", fixedCompletions([]string{"linearizable", "serializable"}))
+	_ = cmd.RegisterFlagCompletionFunc("isolation", fixedCompletions([]string{"serializable", "repeatable-read", "read-committed"}))
+	_ = cmd.RegisterFlagCompletionFunc("upsert", fixedCompletions([]string{"update-insert", "on-conflict"}))
 	rootCmd.AddCommand(cmd)
 }
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/controller"
+	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/targets/postgres"
 )
 
@@ -29,6 +31,12 @@ func TestController(t *testing.T) {
 			// Repeatable read claims snapshot isolation, which PostgreSQL
 			// keeps (serializable has a rare finding: see TestAnomalies).
 			plan.Isolation = "repeatable-read"
+			if wl == "rw-register" {
+				// The other way to write (--upsert on-conflict): never a
+				// duplicate key, since INSERT … ON CONFLICT cannot race
+				// another INSERT into one.
+				plan.Upsert = "on-conflict"
+			}
 			plan.TimeLimit = controller.Duration(5 * time.Second)
 			plan.Store = store
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -44,6 +52,23 @@ func TestController(t *testing.T) {
 			}
 			if res.Ops < 2000 {
 				t.Errorf("only %d ops in 5 s", res.Ops)
+			}
+			h, err := histories.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dups := 0
+			for _, o := range h {
+				if strings.Contains(o.Error, "duplicate key") {
+					dups++
+				}
+			}
+			t.Logf("upsert %s: %d transactions failed on a duplicate key", plan.Upsert, dups)
+			// Hundreds of first writes race per 5 s under update-insert.
+			if plan.Upsert == "on-conflict" && dups > 0 {
+				t.Errorf("%d duplicate-key failures with INSERT … ON CONFLICT: is it in use?", dups)
+			} else if plan.Upsert != "on-conflict" && dups == 0 {
+				t.Errorf("no duplicate-key failure with UPDATE-then-INSERT: which upsert ran?")
 			}
 			for _, f := range []string{"history.jsonl", "results.json", "nodes/n1/postgres.log"} {
 				if _, err := os.Stat(filepath.Join(res.Dir, f)); err != nil {

@@ -87,6 +87,22 @@ func TestLifecycle(t *testing.T) {
 	if res[0].Reg != nil || res[2].Reg == nil || *res[2].Reg != 5 {
 		t.Errorf("register reads = %v, %v; want nil, 5", res[0].Reg, res[2].Reg)
 	}
+	// INSERT … ON CONFLICT writes (Options.OnConflict): a new key and an
+	// existing one, for both workloads.
+	c1.onConflict = true
+	if res, err = c1.Txn(ctx, txnwl.ListAppend, appendTxn(2, 1)); err != nil || !reflect.DeepEqual(res[1].List, []int64{1}) {
+		t.Errorf("on-conflict append to a new key: %v, %v; want [1]", res, err)
+	}
+	if res, err = c1.Txn(ctx, txnwl.ListAppend, appendTxn(2, 2)); err != nil || !reflect.DeepEqual(res[1].List, []int64{1, 2}) {
+		t.Errorf("on-conflict append to an existing key: %v, %v; want [1 2]", res, err)
+	}
+	for _, k := range []int64{1, 3} { // key 1 holds 5; key 3 has no row
+		w := []txnwl.Mop{{F: txnwl.FWrite, Key: k, Value: 6}, {F: txnwl.FRead, Key: k}}
+		if res, err = c1.Txn(ctx, txnwl.RWRegister, w); err != nil || res[1].Reg == nil || *res[1].Reg != 6 {
+			t.Errorf("on-conflict write of key %d: %v, %v; want 6 read back", k, res, err)
+		}
+	}
+	c1.onConflict = false
 	dead, cancelDead := context.WithCancel(ctx)
 	cancelDead()
 	if _, err := c1.Txn(dead, txnwl.ListAppend, appendTxn(1, 3)); !errors.Is(err, ErrNotSent) || !Definite(err) {
