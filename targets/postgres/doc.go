@@ -87,7 +87,10 @@
 //   - Through this client (pgx, in a network namespace): with the default
 //     UPDATE-then-INSERT writes, `faultline run --target postgres
 //     --isolation serializable --time-limit 10s` (about 4,500 txns/s) found
-//     it in 2 of 15 rw-register runs and in none of 15 list-append runs;
+//     it in 2 of 15 rw-register runs and in none of 15 list-append runs
+//     (and in none of 40 more rw-register runs at about 3,300 txns/s on a
+//     busier machine, 20 of them with synchronous_commit off: the rate
+//     falls with throughput);
 //     with INSERT … ON CONFLICT DO UPDATE (Options.OnConflict), about one 6 s
 //     list-append run in ten. Missing rows play no part: in every recorded
 //     cycle each key read had a row and the writes were UPDATEs of it.
