@@ -191,9 +191,15 @@ func FuzzDecodeFast(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	// One decoder across inputs, as a reader's goroutine keeps one: its
+	// interned strings and scratch stack must not leak from line to line.
+	var shared fastDecoder
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var fast, slow Op
+		var fast, slow, again Op
 		if !decodeFast(b, &fast) {
+			if shared.decode(b, &again) {
+				t.Fatalf("%q: a decoder with state accepted what a fresh one refused", b)
+			}
 			return
 		}
 		if err := slow.unmarshalSlow(b); err != nil {
@@ -201,6 +207,9 @@ func FuzzDecodeFast(f *testing.F) {
 		}
 		if !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("%q: fast %#v, strict %#v", b, fast, slow)
+		}
+		if !shared.decode(b, &again) || !reflect.DeepEqual(again, slow) {
+			t.Fatalf("%q: a decoder with state gave %#v, strict %#v", b, again, slow)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package histories
 import (
 	"math"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -13,7 +14,26 @@ import (
 // encoding/json, whose error message names what is wrong. Strings with
 // escapes go to the slow path too.
 func decodeFast(b []byte, o *Op) (ok bool) {
-	p := fastParser{b: b}
+	var d fastDecoder
+	return d.decode(b, o)
+}
+
+// fastDecoder is decodeFast with state kept from line to line, for a reader
+// of many lines (one per goroutine): a scratch stack that arrays are parsed
+// onto, so each array is allocated once at its final size, and the short
+// strings seen so far ("txn", "append", "r", keys, node names), so that a
+// million ops share a handful of them.
+type fastDecoder struct {
+	stack []any
+	strs  map[string]string
+}
+
+// maxInterned bounds the interned strings: past it, new ones are not kept
+// (a history of unique strings must not grow a map as large as itself).
+const maxInterned = 1 << 14
+
+func (d *fastDecoder) decode(b []byte, o *Op) (ok bool) {
+	p := fastParser{b: b, d: d}
 	p.ws()
 	if !p.eat('{') {
 		return false
@@ -106,7 +126,7 @@ func decodeFast(b []byte, o *Op) (ok bool) {
 				if _, nok := p.int(); !nok {
 					return false
 				}
-				o.Key = string(p.b[start:p.i])
+				o.Key = p.d.intern(p.b[start:p.i])
 			}
 		case "value":
 			bit = 64
@@ -155,6 +175,25 @@ func decodeFast(b []byte, o *Op) (ok bool) {
 type fastParser struct {
 	b []byte
 	i int
+	d *fastDecoder
+}
+
+// smallInts are the integers 0 … 65535 as interface values, made once:
+// boxing an int64 into an any allocates (but for 0 … 255), and histories
+// are made of small integers.
+var smallInts = sync.OnceValue(func() []any {
+	t := make([]any, 1<<16)
+	for i := range t {
+		t[i] = int64(i)
+	}
+	return t
+})
+
+func boxInt(n int64) any {
+	if n >= 0 && n < 1<<16 {
+		return smallInts()[n]
+	}
+	return n
 }
 
 func (p *fastParser) peek() byte {
@@ -206,13 +245,31 @@ func (p *fastParser) str() (string, bool) {
 			if !utf8.Valid(s) {
 				return "", false
 			}
-			return string(s), true
+			return p.d.intern(s), true
 		case c == '\\' || c < 0x20:
 			return "", false
 		}
 		p.i++
 	}
 	return "", false
+}
+
+// intern returns s as a string, the same one for the same short bytes.
+func (d *fastDecoder) intern(s []byte) string {
+	if len(s) > 24 {
+		return string(s)
+	}
+	if v, ok := d.strs[string(s)]; ok { // no allocation for the lookup
+		return v
+	}
+	v := string(s)
+	if d.strs == nil {
+		d.strs = map[string]string{}
+	}
+	if len(d.strs) < maxInterned {
+		d.strs[v] = v
+	}
+	return v
 }
 
 // int reads an integer that fits int64 (no fraction or exponent).
@@ -228,6 +285,16 @@ func (p *fastParser) int() (int64, bool) {
 	}
 	if c := p.peek(); c == '.' || c == 'e' || c == 'E' {
 		return 0, false
+	}
+	if p.i-digits <= 18 { // cannot overflow: add up the digits
+		var n int64
+		for _, c := range p.b[digits:p.i] {
+			n = n*10 + int64(c-'0')
+		}
+		if digits > start {
+			n = -n
+		}
+		return n, true
 	}
 	n, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 64)
 	return n, err == nil
@@ -249,26 +316,36 @@ func (p *fastParser) value(depth int) (any, bool) {
 	case c == '"':
 		return p.str()
 	case c == '-' || (c >= '0' && c <= '9'):
-		return p.int()
+		n, ok := p.int()
+		return boxInt(n), ok
 	case c == '[':
 		p.i++
-		out := []any{}
 		p.ws()
 		if p.eat(']') {
-			return out, true
+			return []any{}, true
 		}
+		// The elements go on the decoder's stack, then into a slice of
+		// their number.
+		base := len(p.d.stack)
+		defer func() { p.d.stack = p.d.stack[:base] }()
 		for {
 			p.ws()
 			v, ok := p.value(depth + 1)
 			if !ok {
 				return nil, false
 			}
-			out = append(out, v)
+			p.d.stack = append(p.d.stack, v)
 			p.ws()
 			if p.eat(',') {
 				continue
 			}
-			return out, p.eat(']')
+			if !p.eat(']') {
+				return nil, false
+			}
+			out := make([]any, len(p.d.stack)-base)
+			copy(out, p.d.stack[base:])
+			clear(p.d.stack[base:]) // keep nothing alive from the stack
+			return out, true
 		}
 	}
 	return nil, false

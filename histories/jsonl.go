@@ -136,6 +136,11 @@ func ReadJSONL(r io.Reader, file string) (History, error) {
 	if err != nil {
 		return nil, &ParseError{File: file, Msg: "reading", Err: err}
 	}
+	return readJSONLBytes(data, file)
+}
+
+// readJSONLBytes is ReadJSONL of a file already in memory.
+func readJSONLBytes(data []byte, file string) (History, error) {
 	// Where each non-blank line starts and ends, and its number.
 	type span struct{ start, end, line int }
 	spans := make([]span, 0, bytes.Count(data, []byte{'\n'})+1)
@@ -164,11 +169,15 @@ func ReadJSONL(r io.Reader, file string) (History, error) {
 		wg.Add(1)
 		go func(w, lo, hi int) {
 			defer wg.Done()
+			var dec fastDecoder
 			for i := lo; i < hi; i++ {
 				sp := spans[i]
-				if err := h[i].UnmarshalJSON(bytes.TrimSpace(data[sp.start:sp.end])); err != nil {
-					errs[w] = &ParseError{File: file, Line: sp.line, Msg: "bad op", Err: err}
-					return
+				line := bytes.TrimSpace(data[sp.start:sp.end])
+				if !dec.decode(line, &h[i]) {
+					if err := h[i].unmarshalSlow(line); err != nil {
+						errs[w] = &ParseError{File: file, Line: sp.line, Msg: "bad op", Err: err}
+						return
+					}
 				}
 				h[i].Line = sp.line
 			}

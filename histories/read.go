@@ -61,7 +61,9 @@ func ReadFile(path string) (History, error) {
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<16)
 	name := p
+	compressed := false
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		compressed = true
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
@@ -74,6 +76,15 @@ func ReadFile(path string) (History, error) {
 	format, err := Detect(name, head)
 	if err != nil {
 		return nil, err
+	}
+	if format == FormatJSONL && !compressed {
+		// A plain file: read it whole into a buffer of its size, not
+		// one grown as it is read (a history can be gigabytes).
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, &ParseError{File: p, Msg: "reading", Err: err}
+		}
+		return readJSONLBytes(data, p)
 	}
 	return Read(br, p, format)
 }
