@@ -18,7 +18,7 @@ import (
 
 // The targets faultline knows: one entry each.
 func init() {
-	RegisterTarget("etcd", func(cfg SystemConfig) (System, error) {
+	RegisterTarget("etcd", etcdClient{}, func(cfg SystemConfig) (System, error) {
 		return &localSystem{
 			cfg:      cfg,
 			dataDirs: []string{"data"},
@@ -38,7 +38,7 @@ func init() {
 			},
 		}, nil
 	})
-	RegisterTarget("postgres", func(cfg SystemConfig) (System, error) {
+	RegisterTarget("postgres", (*postgres.Client)(nil), func(cfg SystemConfig) (System, error) {
 		return &localSystem{
 			cfg:      cfg,
 			dataDirs: []string{"data"},
@@ -59,7 +59,7 @@ func init() {
 			},
 		}, nil
 	})
-	RegisterTarget("memory", func(cfg SystemConfig) (System, error) {
+	RegisterTarget("memory", (*memory.Client)(nil), func(cfg SystemConfig) (System, error) {
 		s := memory.New(cfg.Plan.Nodes)
 		s.Latency = 2 * time.Millisecond
 		return s, nil

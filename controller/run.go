@@ -68,6 +68,9 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := supports(wl, plan.Target); err != nil {
+		return nil, err
+	}
 	dir, err := newRunDir(plan)
 	if err != nil {
 		return nil, err

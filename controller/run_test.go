@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,12 +12,13 @@ import (
 	"github.com/faultline-dev/faultline/checker/suite"
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/targets/memory"
+	"github.com/faultline-dev/faultline/workloads"
 	_ "github.com/faultline-dev/faultline/workloads/register"
 )
 
 func init() {
 	// A deliberately broken target: nodes serve stale reads.
-	RegisterTarget("memory-stale", func(cfg SystemConfig) (System, error) {
+	RegisterTarget("memory-stale", (*memory.Client)(nil), func(cfg SystemConfig) (System, error) {
 		s := memory.New(cfg.Plan.Nodes)
 		s.StaleReads = true
 		s.Latency = time.Millisecond
@@ -72,6 +74,41 @@ func TestRunMemory(t *testing.T) {
 	out, err := suite.Check(h, "", suite.Options{Model: "cas-register"})
 	if err != nil || out.Results.Valid != res.Results.Valid {
 		t.Fatalf("recheck: %v %v", out.Results.Valid, err)
+	}
+}
+
+// A workload the target's client cannot run is refused before anything is
+// set up or stored, for every registered target: etcd and memory have no
+// transactions, postgres no registers.
+func TestRunRefusesUnsupportedWorkload(t *testing.T) {
+	for _, c := range []struct{ target, workload, want string }{
+		{"memory", "append", "no transactions"},
+		{"etcd", "rw-register", "no transactions"},
+		{"postgres", "register", "no register operations"},
+	} {
+		p := memoryPlan(t, c.target)
+		p.Workload = c.workload
+		_, err := Run(context.Background(), p, Options{})
+		if err == nil || !strings.Contains(err.Error(), "does not run on target "+c.target) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s on %s: %v, want an error saying the workload does not run there (%s)", c.workload, c.target, err, c.want)
+		}
+		if ents, _ := os.ReadDir(p.Store); len(ents) > 0 {
+			t.Errorf("%s on %s: the store was written to: %v", c.workload, c.target, ents)
+		}
+	}
+	// And what does run is let through: the prototypes are right.
+	for target, wls := range map[string][]string{
+		"etcd": {"register"}, "memory": {"register"}, "postgres": {"append", "rw-register"},
+	} {
+		for _, name := range wls {
+			wl, err := workloads.Get(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := supports(wl, target); err != nil {
+				t.Errorf("%s on %s refused: %v", name, target, err)
+			}
+		}
 	}
 }
 

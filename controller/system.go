@@ -3,11 +3,13 @@ package controller
 import (
 	"context"
 	"fmt"
-	"github.com/faultline-dev/faultline/control"
-	"github.com/faultline-dev/faultline/targets"
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/targets"
+	"github.com/faultline-dev/faultline/workloads"
 )
 
 // System is a target's cluster as the controller drives it.
@@ -45,10 +47,34 @@ type SystemConfig struct {
 // TargetFactory builds a System for a plan.
 type TargetFactory func(cfg SystemConfig) (System, error)
 
-var targetFactories = map[string]TargetFactory{}
+var (
+	targetFactories = map[string]TargetFactory{}
+	// targetClients holds, per target, a typed zero value of what its
+	// System.Client returns, so that a plan's workload can be matched to
+	// the target's client before any cluster is set up.
+	targetClients = map[string]any{}
+)
 
-// RegisterTarget adds a target; one line per target.
-func RegisterTarget(name string, f TargetFactory) { targetFactories[name] = f }
+// RegisterTarget adds a target; one line per target. client is a typed
+// zero value of what its System.Client returns (e.g. (*postgres.Client)(nil)).
+func RegisterTarget(name string, client any, f TargetFactory) {
+	targetFactories[name] = f
+	targetClients[name] = client
+}
+
+// supports says whether the workload can run against the target's client,
+// as far as its type tells (a target registered without a client type is
+// given the benefit of the doubt; the workers check again).
+func supports(wl workloads.Workload, target string) error {
+	c, ok := targetClients[target]
+	if !ok || c == nil {
+		return nil
+	}
+	if err := wl.Supports(c); err != nil {
+		return fmt.Errorf("workload %s does not run on target %s: %w", wl.Name(), target, err)
+	}
+	return nil
+}
 
 // TargetNames lists the registered targets.
 func TargetNames() []string {

@@ -187,6 +187,7 @@ func TestRunBadPlans(t *testing.T) {
 		{[]string{"run", "--concurrency", "0", "--target", "memory"}, "concurrency: 0"},
 		{[]string{"run", "--read-consistency", "strong"}, "read-consistency"},
 		{[]string{"run", "--target", "postgres", "--upsert", "merge"}, `upsert: "merge": want update-insert or on-conflict`},
+		{[]string{"run", "--target", "memory", "--workload", "append"}, "workload append does not run on target memory"},
 	}
 	for _, c := range cases {
 		code, _, errOut := faultline(t, dir, c.args...)
