@@ -62,6 +62,18 @@ func RegisterTarget(name string, client any, f TargetFactory) {
 	targetClients[name] = client
 }
 
+// TargetWorkloads lists the registered workloads the target's client can
+// run.
+func TargetWorkloads(target string) []string {
+	var out []string
+	for _, wl := range workloads.All() {
+		if _, known := targetClients[target]; known && supports(wl, target) == nil {
+			out = append(out, wl.Name())
+		}
+	}
+	return out
+}
+
 // supports says whether the workload can run against the target's client,
 // as far as its type tells (a target registered without a client type is
 // given the benefit of the doubt; the workers check again).

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -18,7 +19,7 @@ import (
 var listSections = []listSection{
 	{"targets", "systems under test (faultline run --target)", func(w io.Writer) {
 		for _, t := range controller.TargetNames() {
-			fmt.Fprintf(w, "  %s\n", t)
+			fmt.Fprintf(w, "  %s\tworkloads: %s\n", t, strings.Join(controller.TargetWorkloads(t), ", "))
 		}
 	}},
 	{"workloads", "workloads (faultline run --workload)", func(w io.Writer) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -338,6 +339,11 @@ func TestListAndVersion(t *testing.T) {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("list: exit %d, no %q in:\n%s", code, want, out)
 		}
+	}
+	// Each target says which workloads its client runs.
+	code, out, _ = faultline(t, "", "list", "targets")
+	if code != 0 || !regexp.MustCompile(`postgres\s+workloads: append, rw-register\n`).MatchString(out) || !regexp.MustCompile(`etcd\s+workloads: register\n`).MatchString(out) {
+		t.Errorf("list targets: exit %d, want each target's workloads:\n%s", code, out)
 	}
 	if code, _, errOut := faultline(t, "", "list", "bogus"); code != 3 || !strings.Contains(errOut, `unknown section "bogus"`) {
 		t.Errorf("list bogus: exit %d, %q", code, errOut)
