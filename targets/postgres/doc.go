@@ -91,9 +91,10 @@
 //     (and in none of 40 more rw-register runs at about 3,300 txns/s on a
 //     busier machine, 20 of them with synchronous_commit off: the rate
 //     falls with throughput);
-//     with INSERT … ON CONFLICT DO UPDATE (Options.OnConflict), about one 6 s
-//     list-append run in ten. Missing rows play no part: in every recorded
-//     cycle each key read had a row and the writes were UPDATEs of it.
+//     with INSERT … ON CONFLICT DO UPDATE (Options.OnConflict; `faultline
+//     run --upsert on-conflict`), about one 6 s list-append run in ten.
+//     Missing rows play no part: in every recorded cycle each key read had
+//     a row, and every write was to a row that existed.
 //   - Replaying the three transactions statement by statement in three
 //     sessions is always caught (40001): it takes a race.
 //
