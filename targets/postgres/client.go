@@ -68,6 +68,10 @@ type Client struct {
 
 	mu   sync.Mutex
 	conn *pgx.Conn
+	// reconnectWait and nextConnect pace connection attempts after a
+	// failed one (see connect).
+	reconnectWait time.Duration
+	nextConnect   time.Time
 
 	// beforeCommit, if set, runs just before COMMIT is sent (for tests:
 	// a fault at the one moment whose outcome is unknown).
@@ -127,15 +131,36 @@ func (c *Client) drop() {
 }
 
 // connect returns the open connection, or makes one.
+// After a failed connection attempt the next waits: 10 ms, doubling to
+// at most 200 ms while attempts keep failing. Against a killed server a
+// worker would otherwise fail thousands of transactions a second, and the
+// history would be mostly "connection refused".
+const (
+	minReconnectWait = 10 * time.Millisecond
+	maxReconnectWait = 200 * time.Millisecond
+)
+
 func (c *Client) connect(ctx context.Context) (*pgx.Conn, error) {
 	if c.conn != nil && !c.conn.IsClosed() {
 		return c.conn, nil
 	}
 	c.conn = nil
+	if wait := time.Until(c.nextConnect); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
 	conn, err := pgx.ConnectConfig(ctx, c.cfg)
 	if err != nil {
+		c.reconnectWait = min(max(2*c.reconnectWait, minReconnectWait), maxReconnectWait)
+		c.nextConnect = time.Now().Add(c.reconnectWait)
 		return nil, err
 	}
+	c.reconnectWait, c.nextConnect = 0, time.Time{}
 	c.conn = conn
 	return conn, nil
 }

@@ -125,6 +125,17 @@ func TestLifecycle(t *testing.T) {
 	} else {
 		t.Logf("txn to a killed server: %v", err)
 	}
+	// Attempts keep failing at once, but connection attempts are paced:
+	// 10, 20, 40, 80, 160, 200 ms apart, not a tight loop.
+	start = time.Now()
+	for range 6 {
+		if _, err := c1.Txn(ctx, txnwl.ListAppend, appendTxn(1, 3)); !errors.Is(err, ErrNotSent) {
+			t.Errorf("Txn to a killed server: %v, want ErrNotSent", err)
+		}
+	}
+	if took := time.Since(start); took < 500*time.Millisecond {
+		t.Errorf("6 transactions to a killed server took %v: reconnection is not paced", took)
+	}
 	start = time.Now()
 	if err := tg.Start(ctx, "n1"); err != nil {
 		t.Fatal(err)
