@@ -29,7 +29,14 @@ type wireOp struct {
 
 // UnmarshalJSON decodes one history line, normalising the value.
 func (o *Op) UnmarshalJSON(b []byte) error {
-	if decodeFast(b, o) {
+	var d fastDecoder
+	return d.unmarshal(b, o)
+}
+
+// unmarshal decodes one line: the fast way if it can, else encoding/json's
+// strict way, whose errors say what is wrong.
+func (d *fastDecoder) unmarshal(b []byte, o *Op) error {
+	if d.decode(b, o) {
 		return nil
 	}
 	return o.unmarshalSlow(b)
@@ -172,12 +179,9 @@ func readJSONLBytes(data []byte, file string) (History, error) {
 			var dec fastDecoder
 			for i := lo; i < hi; i++ {
 				sp := spans[i]
-				line := bytes.TrimSpace(data[sp.start:sp.end])
-				if !dec.decode(line, &h[i]) {
-					if err := h[i].unmarshalSlow(line); err != nil {
-						errs[w] = &ParseError{File: file, Line: sp.line, Msg: "bad op", Err: err}
-						return
-					}
+				if err := dec.unmarshal(bytes.TrimSpace(data[sp.start:sp.end]), &h[i]); err != nil {
+					errs[w] = &ParseError{File: file, Line: sp.line, Msg: "bad op", Err: err}
+					return
 				}
 				h[i].Line = sp.line
 			}

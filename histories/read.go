@@ -79,12 +79,16 @@ func ReadFile(path string) (History, error) {
 	}
 	if format == FormatJSONL && !compressed {
 		// A plain file: read it whole into a buffer of its size, not
-		// one grown as it is read (a history can be gigabytes).
-		data, err := os.ReadFile(p)
-		if err != nil {
+		// one grown as it is read (a history can be gigabytes). The
+		// buffer still grows if the file does (a run still recording).
+		var buf bytes.Buffer
+		if st, err := f.Stat(); err == nil {
+			buf.Grow(int(st.Size()) + bytes.MinRead)
+		}
+		if _, err := buf.ReadFrom(br); err != nil {
 			return nil, &ParseError{File: p, Msg: "reading", Err: err}
 		}
-		return readJSONLBytes(data, p)
+		return readJSONLBytes(buf.Bytes(), p)
 	}
 	return Read(br, p, format)
 }
