@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -13,7 +14,8 @@ import (
 type Node struct {
 	// Name is short and unique within the cluster, e.g. "n1".
 	Name string
-	// Addr is the address other nodes and the controller reach the node at.
+	// Addr is the address other nodes and the controller reach the node
+	// at: partition rules name it, clients connect to it.
 	Addr netip.Addr
 
 	_ struct{}
@@ -24,31 +26,68 @@ type Cmd struct {
 	// Path is the executable; Args are its arguments, without argv[0].
 	Path string
 	Args []string
-	// Env is added to the controller's environment.
+	// Env is added to the node's environment for the command.
 	Env []string
 	// Dir is the working directory; empty means the backend's default.
 	Dir string
-	// LogPath receives the process's stdout and stderr (appended). For
-	// Start it is required; Exec ignores it.
+	// LogPath is a file on the node that receives the process's stdout and
+	// stderr (appended). Start requires it (Stdout, if set, takes stdout
+	// instead); Exec ignores it.
 	LogPath string
+	// Stdin, if set, is the command's standard input. For Start it is
+	// read until EOF or the process exits; closing it is how the
+	// controller tells a long-running agent that it has gone.
+	Stdin io.Reader
+	// Stdout, if set, receives the command's standard output as it is
+	// written: for Exec instead of the returned bytes, for Start instead
+	// of LogPath. Stderr does the same for standard error with Exec.
+	Stdout, Stderr io.Writer
 
 	_ struct{}
 }
 
-// Cluster is a set of nodes the controller can run processes on.
+// Cluster is a set of nodes the controller can reach. It is the only way
+// anything in faultline touches a node: processes, files and the node
+// agent all go through it, so targets and faults run unchanged on every
+// backend.
 //
-// Every method that names a node returns an error wrapping ErrNoNode when the
-// cluster has no node of that name.
+// Every method that names a node returns an error wrapping ErrNoNode when
+// the cluster has no node of that name.
 type Cluster interface {
+	// Backend is the name the backend is registered under ("local",
+	// "ssh").
+	Backend() string
+	// RunID identifies the run the cluster belongs to; it names what the
+	// run makes on the nodes.
+	RunID() string
 	// Nodes lists the cluster's nodes in a stable order.
 	Nodes() []Node
-	// Start starts a long-running process on node and returns at once. The
-	// process is detached from the controller's terminal (its own session),
-	// so only the controller's explicit signals reach it.
+	// Start starts a long-running process on node and returns at once.
+	// The process is detached from the controller's terminal (its own
+	// session), so only the controller's explicit signals reach it.
 	Start(ctx context.Context, node string, cmd Cmd) (Process, error)
-	// Exec runs a short command on node and returns its combined output.
-	// The error is an *ExitError when the command ran and failed.
+	// Exec runs a short command on node and returns its combined output
+	// (or streams it to cmd.Stdout and cmd.Stderr). The error is an
+	// *ExitError when the command ran and failed.
 	Exec(ctx context.Context, node string, cmd Cmd) ([]byte, error)
+	// Adopt returns a handle on a process running on node that this
+	// process did not start (e.g. one started by `faultline cluster up`),
+	// by its pid as the node sees it. Its Wait cannot learn the exit
+	// status: it reports only that the process has gone, with Code -1.
+	Adopt(ctx context.Context, node string, pid int) (Process, error)
+	// Files reaches node's filesystem.
+	FileSystem
+	// NodeDir is a directory on node that faultline owns for this run:
+	// targets keep their data and logs under it and the agent its ledger.
+	// It may not exist yet.
+	NodeDir(node string) string
+	// Binary is the path of faultline's own executable on node: the node
+	// agent (Binary agent …) and the etcd member (Binary etcd-member …).
+	Binary(node string) string
+	// Ref describes the cluster so that the backend's Attach can reach it
+	// again from another process (faultline heal, cluster down). It
+	// holds no secret.
+	Ref() Ref
 	// Teardown stops every process the cluster started and removes every
 	// resource it created. It is safe to call more than once.
 	Teardown(ctx context.Context) error
@@ -72,26 +111,10 @@ type Process interface {
 	Done() <-chan struct{}
 }
 
-// Transferer is an optional capability of a Cluster: copying files between
-// the controller and a node. Backends whose nodes share the controller's
-// filesystem implement it as a plain copy.
-type Transferer interface {
-	Upload(ctx context.Context, node, localPath, remotePath string) error
-	Download(ctx context.Context, node, remotePath, localPath string) error
-}
-
-// Adopter is an optional capability of a Cluster: a handle on a process
-// that this controller process did not start (one started by an earlier
-// faultline process, e.g. `faultline cluster up`), found by its pid on the
-// node. The handle's Wait cannot learn the exit status of a process that is
-// not its child: it reports only that the process has gone, with Code -1.
-type Adopter interface {
-	Adopt(ctx context.Context, node string, pid int) (Process, error)
-}
-
 // ExitStatus is how a process ended.
 type ExitStatus struct {
-	// Code is the exit code, or -1 if the process was killed by a signal.
+	// Code is the exit code, or -1 if the process was killed by a signal
+	// or its status is unknown (an adopted process).
 	Code int
 	// Signal is the signal that killed the process, or 0.
 	Signal syscall.Signal
@@ -116,7 +139,7 @@ func (e *ExitError) Error() string {
 		what = "signal " + e.Status.Signal.String()
 	}
 	msg := e.Path + " on " + e.Node + ": " + what
-	if out := tail(e.Output, 200); out != "" {
+	if out := Tail(e.Output, 200); out != "" {
 		msg += ": " + out
 	}
 	return msg
@@ -127,14 +150,46 @@ var (
 	ErrNoNode   = errors.New("no such node")
 	ErrExited   = errors.New("process has exited")
 	ErrTornDown = errors.New("cluster has been torn down")
+	// ErrNotFound is wrapped by Exec's error when the command's
+	// executable does not exist on the node.
+	ErrNotFound = errors.New("executable not found")
 )
 
-// tail returns the last n bytes of b without trailing white space, so an
+// Tail returns the last n bytes of b without trailing white space, so an
 // error can quote what a failed command printed last.
-func tail(b []byte, n int) string {
+func Tail(b []byte, n int) string {
 	s := strings.TrimRight(string(b), " \t\r\n")
 	if len(s) > n {
 		s = "…" + s[len(s)-n:]
 	}
 	return s
 }
+
+// NodeNames lists the names of c's nodes, in c's order.
+func NodeNames(c Cluster) []string {
+	var out []string
+	for _, n := range c.Nodes() {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+// FindNode returns c's node called name.
+func FindNode(c Cluster, name string) (Node, error) {
+	for _, n := range c.Nodes() {
+		if n.Name == name {
+			return n, nil
+		}
+	}
+	return Node{}, &NodeError{Backend: c.Backend(), Node: name}
+}
+
+// NodeError says a cluster has no node of that name.
+type NodeError struct {
+	Backend, Node string
+}
+
+func (e *NodeError) Error() string {
+	return e.Backend + " cluster: node " + strconv.Quote(e.Node) + ": no such node"
+}
+func (e *NodeError) Unwrap() error { return ErrNoNode }

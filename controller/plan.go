@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,16 +16,28 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/internal/options"
 )
 
 // Plan is everything needed to run (and rerun) one test. It is written to
 // the store as plan.json; a YAML file of the same fields can be given with
 // -c, and flags override it.
 type Plan struct {
-	Name        string   `json:"name" yaml:"name"`
-	Target      string   `json:"target" yaml:"target"`
-	Workload    string   `json:"workload" yaml:"workload"`
-	Nodes       Nodes    `json:"nodes" yaml:"nodes"`
+	Name     string `json:"name" yaml:"name"`
+	Target   string `json:"target" yaml:"target"`
+	Workload string `json:"workload" yaml:"workload"`
+	// Control is the backend that reaches the nodes: local (network
+	// namespaces on this host) or ssh.
+	Control string `json:"control" yaml:"control"`
+	// Nodes are the nodes: a count (local), names, or, for ssh, hosts
+	// with their ports, users and peer addresses. Empty means the
+	// target's default number of local nodes.
+	Nodes Nodes `json:"nodes" yaml:"nodes"`
+	// NodesFile is a Jepsen-style nodes file (one host[:port] a line),
+	// read into Nodes when the plan is loaded.
+	NodesFile   string   `json:"nodes_file,omitempty" yaml:"nodes-file"`
 	Concurrency int      `json:"concurrency" yaml:"concurrency"`
 	Rate        float64  `json:"rate" yaml:"rate"`
 	TimeLimit   Duration `json:"time_limit" yaml:"time-limit"`
@@ -34,20 +48,29 @@ type Plan struct {
 	// RecoveryTimeout bounds the final phase's wait for the cluster to
 	// answer again.
 	RecoveryTimeout Duration `json:"recovery_timeout" yaml:"recovery-timeout"`
-	// ReadConsistency is the etcd target's read mode: linearizable or
-	// serializable.
-	ReadConsistency string `json:"read_consistency" yaml:"read-consistency"`
-	// Isolation is the PostgreSQL target's isolation level: serializable,
-	// repeatable-read or read-committed. The transactional checkers hold
-	// the target to the consistency model that level promises.
-	Isolation string `json:"isolation" yaml:"isolation"`
-	// Upsert is how the PostgreSQL target writes a key that may have no
-	// row yet: update-insert (UPDATE, then INSERT if it changed no row)
-	// or on-conflict (INSERT … ON CONFLICT DO UPDATE). See targets/postgres.
-	Upsert string `json:"upsert" yaml:"upsert"`
+	// TargetOptions are the target's own options (faultline list shows
+	// them): e.g. etcd's read-consistency, PostgreSQL's isolation.
+	TargetOptions map[string]string `json:"target_options,omitempty" yaml:"target-options"`
+	// ControlOptions are the backend's options: e.g. ssh's user, key,
+	// known-hosts.
+	ControlOptions map[string]string `json:"control_options,omitempty" yaml:"control-options"`
+	// ReadConsistency, Isolation and Upsert are shorthands for the target
+	// options of the same names (etcd's read-consistency, PostgreSQL's
+	// isolation and upsert), kept so that older plans still run.
+	ReadConsistency string `json:"read_consistency,omitempty" yaml:"read-consistency"`
+	Isolation       string `json:"isolation,omitempty" yaml:"isolation"`
+	Upsert          string `json:"upsert,omitempty" yaml:"upsert"`
 	// Nemesis names the faults to schedule; NemesisInterval how often.
 	Nemesis         []string `json:"nemesis" yaml:"nemesis"`
 	NemesisInterval Duration `json:"nemesis_interval" yaml:"nemesis-interval"`
+	// NemesisOverlap gives each fault its own timeline, so that faults
+	// overlap (a partition while a node is paused); otherwise one fault is
+	// in effect at a time.
+	NemesisOverlap bool `json:"nemesis_overlap,omitempty" yaml:"nemesis-overlap"`
+	// FaultLease is how long a node's agent holds a fault without hearing
+	// from the controller: if the controller dies or loses the network,
+	// every node heals itself when it runs out.
+	FaultLease Duration `json:"fault_lease" yaml:"fault-lease"`
 }
 
 // DefaultName is a plan's name when it gives none: target-workload.
@@ -64,36 +87,47 @@ func DefaultPlan() Plan {
 		Name:            "",
 		Target:          "etcd",
 		Workload:        "register",
-		Nodes:           NodeNames(5),
+		Control:         "local",
 		Concurrency:     10,
 		TimeLimit:       Duration(30 * time.Second),
 		Seed:            0,
 		Store:           "store",
 		OpTimeout:       Duration(5 * time.Second),
 		RecoveryTimeout: Duration(60 * time.Second),
-		ReadConsistency: "linearizable",
-		Isolation:       "serializable",
-		Upsert:          "update-insert",
 		NemesisInterval: Duration(10 * time.Second),
+		FaultLease:      Duration(30 * time.Second),
 	}
 }
 
-// Nodes are node names. In YAML and flags they are either a count ("5":
-// n1..n5) or names ("a,b,c" or a list).
-type Nodes []string
+// Nodes are the nodes of a plan. In YAML and flags they are a count ("5":
+// n1..n5), names or hosts ("a,b,c" or a list), or, in YAML, a list of
+// node maps (name, host, port, user, addr).
+type Nodes []control.NodeSpec
 
 // NodeNames is n1..nN.
 func NodeNames(n int) Nodes {
 	ns := make(Nodes, n)
 	for i := range ns {
-		ns[i] = "n" + strconv.Itoa(i+1)
+		ns[i] = control.NodeSpec{Name: "n" + strconv.Itoa(i+1)}
 	}
 	return ns
 }
 
-var nodeName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,7}$`)
+// Names are the nodes' names.
+func (ns Nodes) Names() []string { return nodeNames(ns) }
 
-// ParseNodes reads a count or a comma-separated list of names.
+func nodeNames(ns Nodes) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.Name
+	}
+	return out
+}
+
+var nodeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// ParseNodes reads a count or a comma-separated list of names or
+// host[:port]s (a node's name is its host).
 func ParseNodes(s string) (Nodes, error) {
 	s = strings.TrimSpace(s)
 	if n, err := strconv.Atoi(s); err == nil {
@@ -108,27 +142,161 @@ func ParseNodes(s string) (Nodes, error) {
 	var ns Nodes
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {
-			ns = append(ns, p)
+			n, err := parseHost(p)
+			if err != nil {
+				return nil, fmt.Errorf("nodes: %w", err)
+			}
+			ns = append(ns, n)
 		}
 	}
 	return ns, nil
 }
 
-// UnmarshalYAML accepts a count or a list of names.
+// parseHost reads host or host:port ([v6]:port) as a node named by its
+// host.
+func parseHost(s string) (control.NodeSpec, error) {
+	host, port := s, 0
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return control.NodeSpec{}, fmt.Errorf("%q: bad port", s)
+		}
+		host, port = h, n
+	}
+	n := control.NodeSpec{Name: host}
+	if port != 0 || host != s {
+		n.Host, n.Port = host, port
+	}
+	return n, nil
+}
+
+// ReadNodesFile reads a Jepsen-style nodes file: one host or host:port a
+// line; blank lines and # comments are skipped.
+func ReadNodesFile(path string) (Nodes, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("nodes file: %w", err)
+	}
+	var ns Nodes
+	for i, line := range strings.Split(string(b), "\n") {
+		if j := strings.IndexByte(line, '#'); j >= 0 {
+			line = line[:j]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if strings.ContainsAny(line, " \t,") {
+			return nil, fmt.Errorf("%s:%d: %q: want one host or host:port a line", path, i+1, line)
+		}
+		n, err := parseHost(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+		ns = append(ns, n)
+	}
+	if len(ns) == 0 {
+		return nil, fmt.Errorf("%s: no nodes in it", path)
+	}
+	return ns, nil
+}
+
+// UnmarshalYAML accepts a count, or a list of names, hosts or node maps.
 func (n *Nodes) UnmarshalYAML(v *yaml.Node) error {
 	if v.Kind == yaml.ScalarNode {
 		ns, err := ParseNodes(v.Value)
 		if err != nil {
-			return err
+			return fmt.Errorf("line %d: %w", v.Line, err)
 		}
 		*n = ns
 		return nil
 	}
-	var names []string
-	if err := v.Decode(&names); err != nil {
-		return fmt.Errorf("nodes: want a count or a list of names: %w", err)
+	if v.Kind != yaml.SequenceNode {
+		return fmt.Errorf("line %d: nodes: want a count or a list", v.Line)
 	}
-	*n = names
+	var out Nodes
+	for _, item := range v.Content {
+		switch item.Kind {
+		case yaml.ScalarNode:
+			ns, err := parseHost(item.Value)
+			if err != nil {
+				return fmt.Errorf("line %d: nodes: %w", item.Line, err)
+			}
+			out = append(out, ns)
+		case yaml.MappingNode:
+			var spec control.NodeSpec
+			dec := item
+			if err := decodeStrict(dec, &spec); err != nil {
+				return fmt.Errorf("line %d: nodes: %w", item.Line, err)
+			}
+			if spec.Name == "" {
+				spec.Name = spec.Host
+			}
+			out = append(out, spec)
+		default:
+			return fmt.Errorf("line %d: nodes: want names, hosts or maps of name, host, port, user, addr", item.Line)
+		}
+	}
+	*n = out
+	return nil
+}
+
+// decodeStrict decodes a YAML mapping into v, refusing unknown keys.
+func decodeStrict(node *yaml.Node, v any) error {
+	b, err := yaml.Marshal(node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+// MarshalJSON writes nodes that are only names as names, others as maps.
+func (n Nodes) MarshalJSON() ([]byte, error) {
+	var out []any
+	for _, s := range n {
+		if s.Host == "" && s.Port == 0 && s.User == "" && s.Addr == "" {
+			out = append(out, s.Name)
+		} else {
+			out = append(out, s)
+		}
+	}
+	if out == nil {
+		out = []any{}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes, or a count.
+func (n *Nodes) UnmarshalJSON(b []byte) error {
+	var count int
+	if json.Unmarshal(b, &count) == nil {
+		ns, err := ParseNodes(strconv.Itoa(count))
+		*n = ns
+		return err
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("nodes: want a count or a list: %w", err)
+	}
+	var out Nodes
+	for _, r := range raw {
+		var name string
+		if json.Unmarshal(r, &name) == nil {
+			out = append(out, control.NodeSpec{Name: name})
+			continue
+		}
+		var spec control.NodeSpec
+		if err := json.Unmarshal(r, &spec); err != nil {
+			return fmt.Errorf("nodes: %w", err)
+		}
+		out = append(out, spec)
+	}
+	*n = out
 	return nil
 }
 
@@ -166,7 +334,8 @@ func (d *Duration) UnmarshalYAML(v *yaml.Node) error {
 }
 
 // LoadPlan reads a YAML plan over the defaults. Unknown fields are errors
-// naming the line, so a typo never silently falls back to a default.
+// naming the line, so a typo never silently falls back to a default. A
+// nodes file is read relative to the plan's directory.
 func LoadPlan(path string) (Plan, error) {
 	p := DefaultPlan()
 	b, err := os.ReadFile(path)
@@ -179,7 +348,69 @@ func LoadPlan(path string) (Plan, error) {
 	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
 		return p, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	if p.NodesFile != "" {
+		f := p.NodesFile
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(filepath.Dir(path), f)
+		}
+		ns, err := ReadNodesFile(f)
+		if err != nil {
+			return p, fmt.Errorf("%s: nodes-file: %w", path, err)
+		}
+		p.Nodes, p.NodesFile = ns, ""
+	}
 	return p, nil
+}
+
+// Resolve fills in what the plan leaves to the target and the backend (the
+// number of nodes), moves the shorthands into the target's options, and
+// checks the target's and the backend's options, which it returns
+// resolved.
+func (p *Plan) Resolve() (options.Values, error) {
+	spec, err := LookupTarget(p.Target)
+	if err != nil {
+		return nil, err
+	}
+	if p.TargetOptions == nil {
+		p.TargetOptions = map[string]string{}
+	}
+	for _, sh := range []struct{ name, v string }{{"read-consistency", p.ReadConsistency}, {"isolation", p.Isolation}, {"upsert", p.Upsert}} {
+		if sh.v == "" {
+			continue
+		}
+		if !slices.ContainsFunc(spec.Options, func(o options.Spec) bool { return o.Name == sh.name }) {
+			return nil, fmt.Errorf("%s: target %s has no such option (it is another target's)", sh.name, p.Target)
+		}
+		if prev, ok := p.TargetOptions[sh.name]; ok && prev != sh.v {
+			return nil, fmt.Errorf("%s: given as %q and as target option %q", sh.name, sh.v, prev)
+		}
+		p.TargetOptions[sh.name] = sh.v
+	}
+	p.ReadConsistency, p.Isolation, p.Upsert = "", "", ""
+	vals, err := options.Resolve("target "+p.Target, spec.Options, p.TargetOptions)
+	if err != nil {
+		return nil, err
+	}
+	if spec.InProcess != nil {
+		if len(p.Nodes) == 0 {
+			p.Nodes = NodeNames(spec.DefaultNodes)
+		}
+		return vals, nil
+	}
+	b, err := control.Lookup(p.Control)
+	if err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	if len(p.Nodes) == 0 {
+		if b.DefaultNodes == nil {
+			return nil, fmt.Errorf("nodes: the %s backend needs the nodes named: --nodes host1,host2,… or --nodes-file FILE (one host[:port] a line)", b.Name)
+		}
+		p.Nodes = b.DefaultNodes(max(spec.DefaultNodes, 1))
+	}
+	if _, err := options.Resolve("control backend "+b.Name, b.Options, p.ControlOptions); err != nil {
+		return nil, err
+	}
+	return vals, nil
 }
 
 // Validate checks a plan against what faultline knows, naming the field at
@@ -203,13 +434,16 @@ func (p *Plan) Validate(knownTargets, knownWorkloads, knownNemeses []string) err
 	}
 	seen := map[string]bool{}
 	for _, n := range p.Nodes {
-		if !nodeName.MatchString(n) {
-			bad("nodes", "%q: a node name is a lowercase letter then up to 7 letters, digits or '-'", n)
+		if !nodeName.MatchString(n.Name) {
+			bad("nodes", "%q: a node name is a letter or digit then up to 62 letters, digits, '.', '_' or '-'", n.Name)
 		}
-		if seen[n] {
-			bad("nodes", "%q appears twice", n)
+		if seen[n.Name] {
+			bad("nodes", "%q appears twice", n.Name)
 		}
-		seen[n] = true
+		seen[n.Name] = true
+	}
+	if p.Control == "" {
+		bad("control", "must not be empty (local or ssh)")
 	}
 	if p.Concurrency < 1 {
 		bad("concurrency", "%d: need at least one worker", p.Concurrency)
@@ -229,20 +463,8 @@ func (p *Plan) Validate(knownTargets, knownWorkloads, knownNemeses []string) err
 	if p.Store == "" {
 		bad("store", "must not be empty")
 	}
-	switch p.ReadConsistency {
-	case "linearizable", "serializable":
-	default:
-		bad("read-consistency", "%q: want linearizable or serializable", p.ReadConsistency)
-	}
-	switch p.Isolation {
-	case "serializable", "repeatable-read", "read-committed":
-	default:
-		bad("isolation", "%q: want serializable, repeatable-read or read-committed", p.Isolation)
-	}
-	switch p.Upsert {
-	case "", "update-insert", "on-conflict": // "": a plan from before the field, update-insert
-	default:
-		bad("upsert", "%q: want update-insert or on-conflict", p.Upsert)
+	if p.FaultLease < 0 {
+		bad("fault-lease", "%s: must be positive, or 0 to hold faults until the run heals them", p.FaultLease)
 	}
 	for _, n := range p.Nemesis {
 		if !slices.Contains(knownNemeses, n) {

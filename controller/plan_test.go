@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,11 +22,11 @@ func TestLoadPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Name != "t1" || len(p.Nodes) != 3 || p.Nodes[2] != "n3" || time.Duration(p.TimeLimit) != 5*time.Second || p.Seed != 9 || p.Target != "etcd" {
+	if p.Name != "t1" || len(p.Nodes) != 3 || p.Nodes[2].Name != "n3" || time.Duration(p.TimeLimit) != 5*time.Second || p.Seed != 9 || p.Target != "etcd" {
 		t.Fatalf("plan %+v", p)
 	}
 	p, err = LoadPlan(write("nodes: [a, b]\n"))
-	if err != nil || len(p.Nodes) != 2 || p.Nodes[1] != "b" {
+	if err != nil || len(p.Nodes) != 2 || p.Nodes[1].Name != "b" {
 		t.Fatalf("%v %+v", err, p.Nodes)
 	}
 	if p, err = LoadPlan(write("")); err != nil || p.Target != DefaultPlan().Target {
@@ -54,16 +55,16 @@ func TestValidate(t *testing.T) {
 	}{
 		{func(p *Plan) { p.Target = "etdc" }, `target: unknown target "etdc" (known: etcd)`},
 		{func(p *Plan) { p.Nodes = nil }, "nodes: need at least one node"},
-		{func(p *Plan) { p.Nodes = Nodes{"n1", "n1"} }, `nodes: "n1" appears twice`},
+		{func(p *Plan) { p.Nodes = Nodes{{Name: "n1"}, {Name: "n1"}} }, `nodes: "n1" appears twice`},
 		{func(p *Plan) { p.Concurrency = 0 }, "concurrency: 0"},
 		{func(p *Plan) { p.Workload = "bank" }, `workload: unknown workload "bank"`},
-		{func(p *Plan) { p.ReadConsistency = "strong" }, "read-consistency"},
 		{func(p *Plan) { p.TimeLimit = 0 }, "time-limit"},
 		{func(p *Plan) { p.Name = "a/b" }, "name:"},
 		{func(p *Plan) { p.Nemesis = []string{"meteor"} }, `nemesis: unknown fault "meteor"`},
 	}
 	for _, c := range cases {
 		p := DefaultPlan()
+		p.Nodes = NodeNames(5)
 		p.DefaultName()
 		c.edit(&p)
 		err := p.Validate(targets, wls, []string{"partition"})
@@ -72,8 +73,91 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	p := DefaultPlan()
+	p.Nodes = NodeNames(5)
 	p.DefaultName()
 	if err := p.Validate(targets, wls, nil); err != nil {
 		t.Fatalf("default plan: %v", err)
+	}
+}
+
+// Resolve fills in the target's nodes and options, takes the shorthands,
+// and refuses options the target or backend does not have, naming them.
+func TestResolve(t *testing.T) {
+	p := DefaultPlan()
+	p.ReadConsistency = "serializable"
+	vals, err := p.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Nodes) != 5 || p.Nodes[4].Name != "n5" || vals.Get("read-consistency") != "serializable" || vals.Get("client-port") != "2379" {
+		t.Errorf("resolved: nodes %v, options %v", p.Nodes, vals)
+	}
+	p = DefaultPlan()
+	p.Target = "postgres"
+	if _, err := p.Resolve(); err != nil || len(p.Nodes) != 1 {
+		t.Errorf("postgres: %v nodes, %v; want its one server node", len(p.Nodes), err)
+	}
+	for _, c := range []struct {
+		edit func(*Plan)
+		want string
+	}{
+		{func(p *Plan) { p.Isolation = "serializable" }, "isolation: target etcd has no such option"},
+		{func(p *Plan) { p.TargetOptions = map[string]string{"read-consistancy": "x"} }, `target etcd has no option "read-consistancy" (its options: read-consistency`},
+		{func(p *Plan) { p.TargetOptions = map[string]string{"read-consistency": "strong"} }, `read-consistency="strong": want one of linearizable, serializable`},
+		{func(p *Plan) { p.Control = "ssh" }, "the ssh backend needs the nodes named"},
+		{func(p *Plan) { p.ControlOptions = map[string]string{"key": "k"} }, `control backend local has no option "key"`},
+		{func(p *Plan) { p.Control = "carrier-pigeon" }, `unknown control backend "carrier-pigeon"`},
+	} {
+		p := DefaultPlan()
+		c.edit(&p)
+		if _, err := p.Resolve(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want %q", err, c.want)
+		}
+	}
+}
+
+// A nodes file is Jepsen's: one host[:port] a line, comments and blank
+// lines skipped; a bad line is named.
+func TestReadNodesFile(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "nodes")
+	os.WriteFile(f, []byte("# staging\n10.0.0.1\n\n10.0.0.2:2222  # jump\ndb3.example.com\n"), 0o644)
+	ns, err := ReadNodesFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Nodes{{Name: "10.0.0.1"}, {Name: "10.0.0.2", Host: "10.0.0.2", Port: 2222}, {Name: "db3.example.com"}}
+	if len(ns) != 3 || ns[0] != want[0] || ns[1] != want[1] || ns[2] != want[2] {
+		t.Errorf("read %+v, want %+v", ns, want)
+	}
+	os.WriteFile(f, []byte("10.0.0.1\n10.0.0.2 10.0.0.3\n"), 0o644)
+	if _, err := ReadNodesFile(f); err == nil || !strings.Contains(err.Error(), f+":2:") {
+		t.Errorf("bad line: %v, want it named %s:2", err, f)
+	}
+	// In a plan: relative to the plan, and the nodes come out in plan.json
+	// as given.
+	os.WriteFile(f, []byte("10.0.0.1\n10.0.0.2:2222\n"), 0o644)
+	plan := filepath.Join(dir, "plan.yaml")
+	os.WriteFile(plan, []byte("control: ssh\nnodes-file: nodes\ncontrol-options:\n  user: admin\n"), 0o644)
+	p, err := LoadPlan(plan)
+	if err != nil || len(p.Nodes) != 2 || p.Nodes[1].Port != 2222 || p.ControlOptions["user"] != "admin" {
+		t.Fatalf("plan with a nodes file: %+v, %v", p, err)
+	}
+	b, err := json.Marshal(p.Nodes)
+	if err != nil || string(b) != `["10.0.0.1",{"name":"10.0.0.2","host":"10.0.0.2","port":2222}]` {
+		t.Errorf("nodes as JSON: %s, %v", b, err)
+	}
+	var back Nodes
+	if err := json.Unmarshal(b, &back); err != nil || len(back) != 2 || back[1] != p.Nodes[1] {
+		t.Errorf("nodes back from JSON: %+v, %v", back, err)
+	}
+	// Node maps in YAML, with typos refused.
+	os.WriteFile(plan, []byte("control: ssh\nnodes:\n  - {name: a, host: 10.0.0.5, user: ops, addr: 192.168.1.5}\n  - host: 10.0.0.6\n"), 0o644)
+	if p, err := LoadPlan(plan); err != nil || p.Nodes[0].Addr != "192.168.1.5" || p.Nodes[1].Name != "10.0.0.6" {
+		t.Errorf("node maps: %+v, %v", p.Nodes, err)
+	}
+	os.WriteFile(plan, []byte("nodes:\n  - {name: a, hots: x}\n"), 0o644)
+	if _, err := LoadPlan(plan); err == nil || !strings.Contains(err.Error(), "hots") {
+		t.Errorf("a typo in a node map: %v", err)
 	}
 }

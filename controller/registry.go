@@ -18,51 +18,56 @@ import (
 
 // The targets faultline knows: one entry each.
 func init() {
-	RegisterTarget("etcd", etcdClient{}, func(cfg SystemConfig) (System, error) {
-		return &localSystem{
-			cfg:      cfg,
-			dataDirs: []string{"data"},
-			newDB: func(c control.Cluster, dir string) (targets.DB, error) {
-				return etcd.New(c, etcd.Options{
-					Dir:             dir,
-					ReadConsistency: cfg.Plan.ReadConsistency,
-					RequestTimeout:  time.Duration(cfg.Plan.OpTimeout),
-				})
-			},
-			client: func(db targets.DB, node string) (io.Closer, error) {
-				c, err := db.(*etcd.Target).Client(node)
-				if err != nil {
-					return nil, err
-				}
-				return etcdClient{c}, nil
-			},
-		}, nil
+	RegisterTarget(TargetSpec{
+		Name:         "etcd",
+		Doc:          "etcd v3.6 members run by faultline's own binary on each node (nothing to install), or an existing etcd cluster",
+		Client:       etcdClient{},
+		Options:      etcd.OptionSpecs(),
+		DefaultNodes: 5,
+		DataDirs:     []string{"data"},
+		New: func(c control.Cluster, cfg TargetConfig) (targets.DB, error) {
+			o, err := etcd.FromOptions(cfg.Options, cfg.Dir, cfg.OpTimeout)
+			if err != nil {
+				return nil, err
+			}
+			return etcd.New(c, o)
+		},
+		NewClient: func(db targets.DB, node string) (io.Closer, error) {
+			c, err := db.(*etcd.Target).Client(node)
+			if err != nil {
+				return nil, err
+			}
+			return etcdClient{c}, nil
+		},
 	})
-	RegisterTarget("postgres", (*postgres.Client)(nil), func(cfg SystemConfig) (System, error) {
-		return &localSystem{
-			cfg:      cfg,
-			dataDirs: []string{"data"},
-			newDB: func(c control.Cluster, dir string) (targets.DB, error) {
-				return postgres.New(c, postgres.Options{
-					Isolation:      cfg.Plan.Isolation,
-					OnConflict:     cfg.Plan.Upsert == "on-conflict",
-					Dir:            dir,
-					RequestTimeout: time.Duration(cfg.Plan.OpTimeout),
-				})
-			},
-			client: func(db targets.DB, node string) (io.Closer, error) {
-				c, err := db.(*postgres.Target).Client(node)
-				if err != nil {
-					return nil, err
-				}
-				return c, nil
-			},
-		}, nil
+	RegisterTarget(TargetSpec{
+		Name:         "postgres",
+		Doc:          "PostgreSQL from the node's own packages (Debian's postgresql), one server on the first node",
+		Client:       (*postgres.Client)(nil),
+		Options:      postgres.OptionSpecs(),
+		DefaultNodes: 1,
+		DataDirs:     []string{"data"},
+		New: func(c control.Cluster, cfg TargetConfig) (targets.DB, error) {
+			return postgres.New(c, postgres.FromOptions(cfg.Options, cfg.Dir, cfg.OpTimeout))
+		},
+		NewClient: func(db targets.DB, node string) (io.Closer, error) {
+			c, err := db.(*postgres.Target).Client(node)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
 	})
-	RegisterTarget("memory", (*memory.Client)(nil), func(cfg SystemConfig) (System, error) {
-		s := memory.New(cfg.Plan.Nodes)
-		s.Latency = 2 * time.Millisecond
-		return s, nil
+	RegisterTarget(TargetSpec{
+		Name:         "memory",
+		Doc:          "an in-process register store: no hosts, no root (for trying faultline and its checkers)",
+		Client:       (*memory.Client)(nil),
+		DefaultNodes: 5,
+		InProcess: func(cfg SystemConfig) (System, error) {
+			s := memory.New(nodeNames(cfg.Plan.Nodes))
+			s.Latency = 2 * time.Millisecond
+			return s, nil
+		},
 	})
 }
 

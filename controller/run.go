@@ -61,6 +61,10 @@ type RunInfo struct {
 // results could not be written.
 func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) {
 	plan.DefaultName()
+	topts, err := plan.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("bad plan: %w", err)
+	}
 	if err := plan.Validate(TargetNames(), workloads.Names(), nemesis.Names()); err != nil {
 		return nil, err
 	}
@@ -95,7 +99,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if err := control.BecomeSubreaper(); err != nil {
 		logf("subreaper: %v", err)
 	}
-	sys, err := newSystem(SystemConfig{Plan: plan, Dir: dir, Logf: logf})
+	sys, err := newSystem(SystemConfig{Plan: plan, Dir: dir, TargetOptions: topts, Logf: logf, Progress: opts.Progress})
 	if err != nil {
 		return res, err
 	}
@@ -109,14 +113,11 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		tornDown = true
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 		defer cancel()
-		// Stop first, so that logs are complete when collected.
-		if err := sys.Teardown(tctx); err != nil {
+		// The target stops before its logs are collected, so they are
+		// complete; the hosts go after.
+		if err := sys.Teardown(tctx, filepath.Join(dir, "nodes")); err != nil {
 			info.TeardownError = err.Error()
 			logf("teardown: %v", err)
-		}
-		if err := sys.CollectLogs(filepath.Join(dir, "nodes")); err != nil {
-			info.CollectLogsError = err.Error()
-			logf("collect logs: %v", err)
 		}
 	}
 	defer func() {
@@ -151,9 +152,9 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 			return res, fmt.Errorf("nemesis: target %s has no hosts to inject faults into", plan.Target)
 		}
 		sched, err = nemesis.NewSchedule(nemesis.Config{
-			Cluster: fs.Cluster(), DB: fs.DB(), Record: rec.Record,
+			Cluster: fs.Cluster(), Agents: fs.Agents(), DB: fs.DB(), Record: rec.Record,
 			JournalPath: filepath.Join(dir, nemesis.JournalFile),
-			Faults:      plan.Nemesis, Interval: time.Duration(plan.NemesisInterval),
+			Faults:      plan.Nemesis, Interval: time.Duration(plan.NemesisInterval), Overlap: plan.NemesisOverlap,
 			Seed: plan.Seed, Logf: logf,
 		})
 		if err != nil {

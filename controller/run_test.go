@@ -18,12 +18,12 @@ import (
 
 func init() {
 	// A deliberately broken target: nodes serve stale reads.
-	RegisterTarget("memory-stale", (*memory.Client)(nil), func(cfg SystemConfig) (System, error) {
-		s := memory.New(cfg.Plan.Nodes)
+	RegisterTarget(TargetSpec{Name: "memory-stale", Client: (*memory.Client)(nil), DefaultNodes: 5, InProcess: func(cfg SystemConfig) (System, error) {
+		s := memory.New(cfg.Plan.Nodes.Names())
 		s.StaleReads = true
 		s.Latency = time.Millisecond
 		return s, nil
-	})
+	}})
 }
 
 func memoryPlan(t *testing.T, target string) Plan {

@@ -70,7 +70,7 @@ func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys Syste
 				}
 			}()
 			wk := &worker{
-				id: w, process: histories.Process(w), node: plan.Nodes[w%len(plan.Nodes)],
+				id: w, process: histories.Process(w), node: plan.Nodes[w%len(plan.Nodes)].Name,
 				plan: plan, wl: wl, sys: sys, rec: rec, stats: stats, logf: logf,
 			}
 			defer wk.closeClient()

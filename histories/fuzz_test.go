@@ -167,9 +167,7 @@ func corpusSeeds(dir, pattern string, lines int) [][]byte {
 				ls = ls[:lines]
 			}
 			seeds = append(seeds, bytes.Join(ls, nil))
-			for _, l := range ls[:min(len(ls), 3)] {
-				seeds = append(seeds, l)
-			}
+			seeds = append(seeds, ls[:min(len(ls), 3)]...)
 		}
 		if len(seeds) > 0 {
 			break

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/agent"
 	clockskew "github.com/faultline-dev/faultline/nemesis/clock"
 )
 
@@ -28,9 +28,9 @@ const (
 	ClockReset ClockMode = "reset"
 )
 
-// ClockArgs are the arguments of a clock fault. It skews every process in
-// each chosen node (their vDSO, see nemesis/clock), so it needs a backend
-// that can list a node's processes (control/local).
+// ClockArgs are the arguments of a clock fault. It skews the target's
+// processes on each chosen node (their vDSO, see nemesis/clock); the
+// nodes' clocks and every other process are untouched.
 type ClockArgs struct {
 	// Mode is bump, strobe or reset; empty means bump or strobe at random.
 	Mode ClockMode
@@ -53,13 +53,6 @@ type clockAction struct {
 	Offset time.Duration `json:"offset"`
 	Period time.Duration `json:"period,omitempty"`
 	Nodes  []string      `json:"nodes"`
-	Procs  []ProcRef     `json:"procs"`
-
-	// strobes run until Recover cancels them.
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	errs   []error
 }
 
 func (a *clockAction) Value() any {
@@ -73,13 +66,11 @@ func (a *clockAction) Value() any {
 	return v
 }
 
-func (a *clockAction) Residue() Residue {
-	if a.Mode == ClockReset {
-		return Residue{}
-	}
-	return Residue{Skewed: a.Procs}
-}
+func (a *clockAction) Residue() Residue { return Residue{Nodes: a.Nodes} }
 
+// clockFault skews the clocks of the target's processes on each chosen
+// node: the node's agent patches their vDSO (nemesis/clock) and, for a
+// strobe, flips it on and off until recovered.
 type clockFault struct{ env *Env }
 
 func newClock(env *Env) Fault { return &clockFault{env: env} }
@@ -87,8 +78,8 @@ func newClock(env *Env) Fault { return &clockFault{env: env} }
 func (c *clockFault) Name() string { return "clock" }
 
 func (c *clockFault) Setup(ctx context.Context) error {
-	if _, ok := c.env.Cluster.(processLister); !ok {
-		return fmt.Errorf("the %T backend cannot list a node's processes, which clock skew needs", c.env.Cluster)
+	if c.env.DB == nil {
+		return errors.New("no target whose clocks to skew")
 	}
 	return nil
 }
@@ -120,6 +111,9 @@ func (c *clockFault) Plan(ctx context.Context, args Args, rng *rand.Rand) (Actio
 		if a.Mode == ClockStrobe && a.Period <= 0 {
 			a.Period = time.Duration(10+rng.IntN(991)) * time.Millisecond
 		}
+		if a.Mode == ClockBump {
+			a.Period = 0
+		}
 	case ClockReset:
 		a.Offset = 0
 	default:
@@ -133,112 +127,61 @@ func (c *clockFault) Plan(ctx context.Context, args Args, rng *rand.Rand) (Actio
 		return nil, err
 	}
 	a.Nodes = nodes
-	for _, n := range nodes {
-		ps, err := nodeProcs(c.env.Cluster, n)
-		if err != nil {
-			return nil, err
-		}
-		a.Procs = append(a.Procs, ps...)
-	}
 	return a, nil
 }
 
-// gone reports errors that mean the process exited: nothing to skew or
-// reset any more.
-func gone(err error) bool { return errors.Is(err, clockskew.ErrNoProcess) }
-
-func (c *clockFault) Inject(ctx context.Context, act Action) error {
+func (c *clockFault) Inject(ctx context.Context, id int64, act Action) error {
 	a := act.(*clockAction)
-	var errs []error
-	switch a.Mode {
-	case ClockBump:
-		for _, p := range a.Procs {
-			if err := clockskew.Skew(p.Pid, a.Offset, clockskew.Options{}); err != nil && !gone(err) {
-				errs = append(errs, fmt.Errorf("skewing %s: %w", p, err))
-			}
+	return forNodes(a.Nodes, func(n string) error {
+		roots, err := c.env.DB.Processes(ctx, n)
+		if err != nil {
+			return err
 		}
-	case ClockReset:
-		for _, p := range a.Procs {
-			if err := clockskew.Reset(p.Pid); err != nil && !gone(err) {
-				errs = append(errs, fmt.Errorf("resetting the clock of %s: %w", p, err))
-			}
+		if len(roots) == 0 {
+			return nil // nothing runs there to skew
 		}
-	case ClockStrobe:
-		// The first phase synchronously, so that the skew is in effect
-		// when Inject returns; Strobe then flips it from there.
-		for _, p := range a.Procs {
-			if err := clockskew.Skew(p.Pid, a.Offset, clockskew.Options{}); err != nil && !gone(err) {
-				errs = append(errs, fmt.Errorf("skewing %s: %w", p, err))
-			}
+		action := agent.Action{Kind: agent.KindSkew, Roots: agent.ProcsOf(roots), Offset: a.Offset, Period: a.Period}
+		if a.Mode == ClockReset {
+			// A reset is a skew of nothing that, recovered, resets: the
+			// agent records the processes and resets them at once.
+			action.Offset = 0
 		}
-		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		a.cancel = cancel
-		for _, p := range a.Procs {
-			a.wg.Add(1)
-			go func() {
-				defer a.wg.Done()
-				// Strobe resets the clock when it ends.
-				err := clockskew.Strobe(sctx, p.Pid, a.Offset, a.Period, 365*24*time.Hour, clockskew.Options{})
-				if err != nil && !errors.Is(err, context.Canceled) && !gone(err) {
-					a.mu.Lock()
-					a.errs = append(a.errs, fmt.Errorf("strobing the clock of %s: %w", p, err))
-					a.mu.Unlock()
-				}
-			}()
-		}
-	}
-	return errors.Join(errs...)
+		_, err = c.env.Agents.Apply(ctx, n, id, action)
+		return err
+	})
 }
 
-func (c *clockFault) Recover(ctx context.Context, act Action) error {
-	a := act.(*clockAction)
-	var errs []error
-	switch a.Mode {
-	case ClockStrobe:
-		if a.cancel != nil {
-			a.cancel()
-			a.wg.Wait()
-		}
-		a.mu.Lock()
-		errs, a.errs = a.errs, nil
-		a.mu.Unlock()
-		fallthrough
-	case ClockBump:
-		// Reset even after a strobe: a strobe that failed to start left
-		// nothing to reset, and resetting a pristine process does nothing.
-		for _, p := range a.Procs {
-			if _, ok := p.alive(); !ok {
-				continue
-			}
-			if err := clockskew.Reset(p.Pid); err != nil && !gone(err) {
-				errs = append(errs, fmt.Errorf("resetting the clock of %s: %w", p, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
+func (c *clockFault) Recover(ctx context.Context, id int64, act Action) error {
+	return recoverAll(ctx, c.env, act.(*clockAction).Nodes, id)
 }
 
 func (c *clockFault) Cleanup(ctx context.Context) error { return nil }
 
-// CheckOffsets reads each node's clock offset from its processes (the
-// skew in effect, as nemesis/clock reads it back from them): the offset of
-// the node's first skewed process, or 0. It is the value of the history's
-// check-offsets op, in seconds.
-func CheckOffsets(cluster control.Cluster, nodes []string) (map[string]time.Duration, error) {
+// CheckOffsets reads each node's clock offset from the target's processes
+// there (the skew in effect, as the node's agent reads it back from them),
+// 0 for a node whose processes are not skewed. It is the value of the
+// history's check-offsets op, in seconds.
+func CheckOffsets(ctx context.Context, env *Env, nodes []string) (map[string]time.Duration, error) {
 	out := map[string]time.Duration{}
-	for _, n := range nodes {
-		ps, err := nodeProcs(cluster, n)
+	var mu sync.Mutex
+	err := forNodes(nodes, func(n string) error {
+		var off time.Duration
+		roots, err := env.DB.Processes(ctx, n)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out[n] = 0
-		for _, p := range ps {
-			off, skewed, err := clockskew.Offset(p.Pid)
-			if err == nil && skewed && off != 0 {
-				out[n] = off
-				break
+		if len(roots) > 0 {
+			if off, err = env.Agents.Offset(ctx, n, agent.ProcsOf(roots)); err != nil {
+				return err
 			}
 		}
+		mu.Lock()
+		out[n] = off
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -19,20 +19,22 @@ import (
 
 const clockPort = "7004"
 
-// startProbes starts a clock probe in every node.
-func startProbes(t *testing.T, c *local.Cluster) {
+// startProbes starts a clock probe in every node and returns their pids.
+func startProbes(t *testing.T, c *local.Cluster) map[string][]int {
 	t.Helper()
+	pids := map[string][]int{}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	for _, n := range c.Nodes() {
-		_, err := c.Start(context.Background(), n.Name, control.Cmd{Path: exe, Args: []string{"clockprobe", net.JoinHostPort(n.Addr.String(), clockPort)},
+		p, err := c.Start(context.Background(), n.Name, control.Cmd{Path: exe, Args: []string{"clockprobe", net.JoinHostPort(n.Addr.String(), clockPort)},
 			Env: []string{helperEnv + "=1"}, LogPath: filepath.Join(dir, n.Name+".log")})
 		if err != nil {
 			t.Fatal(err)
 		}
+		pids[n.Name] = []int{p.Pid()}
 	}
 	// Teardown kills them; wait until they answer.
 	for _, n := range c.Nodes() {
@@ -47,6 +49,7 @@ func startProbes(t *testing.T, c *local.Cluster) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	return pids
 }
 
 // readProbe returns how far the probe's clock is ahead of ours.
@@ -85,10 +88,11 @@ func near(d, want time.Duration) bool {
 
 func TestClockBumpStrobeAndOffsets(t *testing.T) {
 	c := newCluster(t, 3)
-	startProbes(t, c)
+	probes := startProbes(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	fl := NewFailer(newClock(&Env{Cluster: c, Logf: t.Logf}), nil)
+	env := newEnv(t, c, &fakeDB{procs: probes})
+	fl := NewFailer(newClock(env), nil)
 	defer fl.Cleanup(context.Background())
 	rng := rand.New(rand.NewPCG(4, 4))
 	nodes := []string{"n1", "n2", "n3"}
@@ -101,7 +105,7 @@ func TestClockBumpStrobeAndOffsets(t *testing.T) {
 		for _, n := range nodes {
 			got[n] = probeOffset(t, c, n)
 		}
-		offs, err := CheckOffsets(c, nodes)
+		offs, err := CheckOffsets(ctx, env, nodes)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,19 +6,22 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
+	"github.com/faultline-dev/faultline/agent"
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/targets"
 )
 
 // Env is what faults act on.
 type Env struct {
-	// Cluster reaches the nodes. Faults use only control.Cluster, plus
-	// capabilities of the local backend where they need them (a node's
-	// namespace for the NFQUEUE delayer, its processes for clock skew).
+	// Cluster reaches the nodes: its names, its addresses.
 	Cluster control.Cluster
-	// DB is the system under test, for kill and pause (nil: those faults
-	// are unavailable).
+	// Agents is the session with faultline's agent on each node, through
+	// which every fault is applied and held.
+	Agents *agent.Pool
+	// DB is the system under test, for kill, pause and clock (nil: those
+	// faults are unavailable).
 	DB targets.DB
 	// Logf, if set, receives one line per step worth knowing.
 	Logf func(format string, args ...any)
@@ -32,13 +35,7 @@ func (e *Env) logf(format string, args ...any) {
 	}
 }
 
-func (e *Env) nodeNames() []string {
-	var out []string
-	for _, n := range e.Cluster.Nodes() {
-		out = append(out, n.Name)
-	}
-	return out
-}
+func (e *Env) nodeNames() []string { return control.NodeNames(e.Cluster) }
 
 // Args are a fault's typed arguments: PartitionArgs, KillArgs, PauseArgs,
 // ClockArgs or PacketArgs.
@@ -54,8 +51,8 @@ type Action interface {
 	// Value is what the history records for the action, as a normalised
 	// value (map[string]any, []any, string, int64, float64, bool).
 	Value() any
-	// Residue is what the action leaves on the hosts while it is in effect,
-	// for HealJournal to undo when the controller that injected it died.
+	// Residue says where the action acts, for people reading the journal
+	// and for heal to report what a dead controller left.
 	Residue() Residue
 }
 
@@ -70,12 +67,13 @@ type Fault interface {
 	// Plan resolves args into an Action, drawing any random choice from
 	// rng; it changes nothing on the hosts.
 	Plan(ctx context.Context, args Args, rng *rand.Rand) (Action, error)
-	// Inject applies a. On error, part of it may be in effect: Recover(a)
-	// must undo whatever is.
-	Inject(ctx context.Context, a Action) error
+	// Inject applies a as fault id (its journal id; the nodes' agents
+	// record it by that id). On error, part of it may be in effect:
+	// Recover(id, a) must undo whatever is.
+	Inject(ctx context.Context, id int64, a Action) error
 	// Recover undoes a. It is idempotent and undoes as much as it can
 	// before returning an error.
-	Recover(ctx context.Context, a Action) error
+	Recover(ctx context.Context, id int64, a Action) error
 	// Cleanup removes what Setup made.
 	Cleanup(ctx context.Context) error
 }
@@ -127,6 +125,10 @@ type Failer struct {
 	action Action // in effect while state is Active
 	id     int64  // journal id of action
 }
+
+// unjournaled numbers the actions of Failers without a journal, so that
+// no two share an id within an agent session.
+var unjournaled atomic.Int64
 
 // NewFailer wraps f; j may be nil (no journal).
 func NewFailer(f Fault, j *Journal) *Failer {
@@ -196,16 +198,18 @@ func (fl *Failer) Inject(ctx context.Context, args Args, rng *rand.Rand) (Action
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	id := int64(0)
+	var id int64
 	if fl.journal != nil {
 		if id, err = fl.journal.Inject(name, a); err != nil {
 			return nil, fmt.Errorf("%s: not injected: %w", name, err)
 		}
+	} else {
+		id = unjournaled.Add(1)
 	}
 	// From here on the action counts as active: whatever happens, it is
 	// recovered before the Failer lets go of it.
 	fl.state, fl.action, fl.id = Active, a, id
-	if err := fl.fault.Inject(ctx, a); err != nil {
+	if err := fl.fault.Inject(ctx, id, a); err != nil {
 		ierr := fmt.Errorf("%s: inject: %w", name, err)
 		if rerr := fl.recover(context.WithoutCancel(ctx)); rerr != nil {
 			return nil, errors.Join(ierr, fmt.Errorf("rolling back: %w", rerr))
@@ -227,7 +231,7 @@ func (fl *Failer) recover(ctx context.Context) error {
 	if fl.state != Active {
 		return nil
 	}
-	if err := fl.fault.Recover(ctx, fl.action); err != nil {
+	if err := fl.fault.Recover(ctx, fl.id, fl.action); err != nil {
 		return fmt.Errorf("%s: recover: %w", fl.fault.Name(), err)
 	}
 	var jerr error

@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/agent"
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/control/local"
 	clockskew "github.com/faultline-dev/faultline/nemesis/clock"
@@ -16,9 +18,8 @@ import (
 
 // injectMix injects a partition, a pause of n2, a clock bump on every
 // node and packet loss and delay on n3, through failers on journal j (nil:
-// none), and checks that they are in effect. It returns the packet action,
-// whose delayer lives in this process.
-func injectMix(t *testing.T, ctx context.Context, env *Env, j *Journal) *packetAction {
+// none), and checks that they are in effect.
+func injectMix(t *testing.T, ctx context.Context, env *Env, j *Journal) {
 	t.Helper()
 	c := env.Cluster.(*local.Cluster)
 	rng := rand.New(rand.NewPCG(11, 11))
@@ -29,16 +30,11 @@ func injectMix(t *testing.T, ctx context.Context, env *Env, j *Journal) *packetA
 		{newPartition(env), PartitionArgs{Grudge: GrudgeOne}},
 		{newPause(env), PauseArgs{Nodes: SelectNamed("n2")}},
 		{newClock(env), ClockArgs{Mode: ClockBump, Offset: 2 * time.Minute, Nodes: Select(SelectAll)}},
-		{newPacket(env), PacketArgs{Nodes: SelectNamed("n3"), Loss: 0.1, Delay: 5 * time.Millisecond}},
+		{newPacket(env), PacketArgs{Nodes: SelectNamed("n3"), Loss: 0.1, Delay: 5 * time.Millisecond, DelayMethod: DelayNfqueue}},
 	}
-	var pa *packetAction
 	for _, s := range steps {
-		act, err := NewFailer(s.f, j).Inject(ctx, s.args, rng)
-		if err != nil {
+		if _, err := NewFailer(s.f, j).Inject(ctx, s.args, rng); err != nil {
 			t.Fatal(err)
-		}
-		if p, ok := act.(*packetAction); ok {
-			pa = p
 		}
 	}
 	// In effect: faultline rules everywhere, n2 stopped, clocks 2 min ahead.
@@ -46,7 +42,7 @@ func injectMix(t *testing.T, ctx context.Context, env *Env, j *Journal) *packetA
 		if len(faultlineRules(t, c, n.Name)) == 0 {
 			t.Errorf("no faultline rules on %s", n.Name)
 		}
-		for _, pid := range nodePids(t, c, n.Name) {
+		for _, pid := range members(t, env, n.Name) {
 			if off, skewed, err := clockskew.Offset(pid); err != nil || !skewed || off != 2*time.Minute {
 				t.Errorf("pid %d on %s: offset %v, skewed %v, %v; want 2m", pid, n.Name, off, skewed, err)
 			}
@@ -58,16 +54,25 @@ func injectMix(t *testing.T, ctx context.Context, env *Env, j *Journal) *packetA
 	if rules := strings.Join(faultlineRules(t, c, "n3"), "\n"); !strings.Contains(rules, "NFQUEUE") || !strings.Contains(rules, "statistic") {
 		t.Errorf("n3 lacks the packet rules:\n%s", rules)
 	}
-	return pa
+}
+
+func members(t *testing.T, env *Env, node string) []int {
+	t.Helper()
+	pids, err := env.DB.Processes(context.Background(), node)
+	if err != nil || len(pids) == 0 {
+		t.Fatalf("the target's processes on %s: %v, %v", node, pids, err)
+	}
+	return pids
 }
 
 // assertHealed checks that no faultline rule, stopped process or skewed
 // clock is left in the cluster.
-func assertHealed(t *testing.T, c *local.Cluster) {
+func assertHealed(t *testing.T, env *Env) {
 	t.Helper()
+	c := env.Cluster.(*local.Cluster)
 	assertNoFaultlineRules(t, c)
 	for _, n := range c.Nodes() {
-		for _, pid := range nodePids(t, c, n.Name) {
+		for _, pid := range members(t, env, n.Name) {
 			if s, _ := control.ProcState(pid); s == 'T' {
 				t.Errorf("pid %d on %s is still stopped", pid, n.Name)
 			}
@@ -78,28 +83,47 @@ func assertHealed(t *testing.T, c *local.Cluster) {
 	}
 }
 
+// killAgents kills the session's agents as if the machine had lost them
+// (SIGKILL: they heal nothing).
+func killAgents(t *testing.T, c control.Cluster) {
+	t.Helper()
+	for _, n := range c.Nodes() {
+		files, _ := filepath.Glob(filepath.Join(c.NodeDir(n.Name), "agent", "warden-*.pid"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			var pid int
+			for _, r := range strings.Fields(string(b))[:1] {
+				pid = atoi(r)
+			}
+			if pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+}
+
+// A controller that dies leaves its journal and its agents' ledgers:
+// HealJournal reaches the cluster again from the journal and has the
+// agents undo everything.
 func TestHealJournalAfterControllerDeath(t *testing.T) {
 	c := newCluster(t, 3)
 	tg := newEtcd(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	env := &Env{Cluster: c, DB: tg, Logf: t.Logf}
+	env := newEnv(t, c, tg)
 	path := journalPath(t)
-	j, err := OpenJournal(path)
+	ref := c.Ref()
+	j, err := OpenJournal(path, &ref, env.Agents.Session())
 	if err != nil {
 		t.Fatal(err)
 	}
-	pa := injectMix(t, ctx, env, j)
-	// The controller dies: its journal stays as it was, its failers and
-	// their state are gone, and nothing is recovered. (Its NFQUEUE delayer
-	// would die with it; here it lives on in the test process, and its
-	// --queue-bypass rule is what HealJournal must remove.)
+	injectMix(t, ctx, env, j)
+	// The controller dies: its journal stays as it was and its agents
+	// lose their controller (input closed), holding the faults under
+	// their lease (a minute here).
 	j.Close()
-	defer func() {
-		for _, d := range pa.delayers {
-			d.stop()
-		}
-	}()
+	env.Agents.Detach()
 	entries, err := ReadJournal(path)
 	if err != nil {
 		t.Fatal(err)
@@ -107,19 +131,18 @@ func TestHealJournalAfterControllerDeath(t *testing.T) {
 	if out := Outstanding(entries); len(out) != 4 {
 		t.Fatalf("%d outstanding actions in the journal, want 4", len(out))
 	}
-
 	start := time.Now()
 	rep, err := HealJournal(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	took := time.Since(start)
-	t.Logf("HealJournal in %v:\n%s", took.Round(time.Millisecond), rep)
-	assertHealed(t, c)
-	// 3 partition chains, 1 packet chain, and the empty chains the packet
-	// fault's Setup made on n1 and n2.
-	if len(rep.Chains) != 6 || len(rep.Resumed) != 1 || len(rep.Reset) != 3 {
-		t.Errorf("report: %d chains, %d resumed, %d reset; want 6, 1, 3", len(rep.Chains), len(rep.Resumed), len(rep.Reset))
+	t.Logf("HealJournal in %v:\n%s", time.Since(start).Round(time.Millisecond), rep)
+	assertHealed(t, env)
+	undone := strings.Join(rep.Undone, "\n")
+	for _, want := range []string{"resumed stopped pid", "reset the clock", "emptied iptables chain FAULTLINE-PARTITION", "emptied iptables chain FAULTLINE-PACKET", "stopped the delayer"} {
+		if !strings.Contains(undone, want) {
+			t.Errorf("the report does not say %q:\n%s", want, undone)
+		}
 	}
 	entries, _ = ReadJournal(path)
 	if out := Outstanding(entries); len(out) != 0 {
@@ -134,43 +157,88 @@ func TestHealJournalAfterControllerDeath(t *testing.T) {
 	}
 }
 
-func TestHealLeftoversSweepsWithoutJournal(t *testing.T) {
+// Agents killed outright leave their ledgers; and where even the ledgers
+// are gone, a sweep finds faultline's chains, skewed clocks and (in
+// faultline's own namespaces) stopped processes anyway.
+func TestHealNodesLedgerAndSweep(t *testing.T) {
 	c := newCluster(t, 3)
 	tg := newEtcd(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	env := &Env{Cluster: c, DB: tg, Logf: t.Logf}
-	pa := injectMix(t, ctx, env, nil)
-	defer func() {
-		for _, d := range pa.delayers {
-			d.stop()
+
+	env := newEnv(t, c, tg)
+	injectMix(t, ctx, env, nil)
+	killAgents(t, c)
+	rep, err := HealNodes(ctx, c, HealOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("from the ledgers of killed agents:\n%s", rep)
+	// The chains are left (empty) for the sweep: the ledger holds faults.
+	for _, n := range c.Nodes() {
+		for _, r := range faultlineRules(t, c, n.Name) {
+			if strings.Contains(r, "DROP") || strings.Contains(r, "NFQUEUE") {
+				t.Errorf("rule left on %s: %s", n.Name, r)
+			}
 		}
-	}()
+	}
+	if _, err := HealNodes(ctx, c, HealOptions{Sweep: true}); err != nil {
+		t.Fatal(err)
+	}
+	assertHealed(t, env)
 
-	// A journal whose owner is alive (pid 1 here) is left alone.
-	store := t.TempDir()
-	live := filepath.Join(store, "test", "20250101T000000", JournalFile)
-	os.MkdirAll(filepath.Dir(live), 0o755)
-	st, err := readProcStat(1)
+	env = newEnv(t, c, tg)
+	injectMix(t, ctx, env, nil)
+	killAgents(t, c)
+	for _, n := range c.Nodes() {
+		os.RemoveAll(filepath.Join(c.NodeDir(n.Name), "agent"))
+	}
+	rep, err = HealNodes(ctx, c, HealOptions{Sweep: true, ContStopped: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(live, []byte(`{"event":"inject","id":1,"fault":"pause","residue":{"stopped":[{"pid":1,"start":`+itoa(int(st.start))+`}]},"owner":{"pid":1,"start":`+itoa(int(st.start))+`}}`+"\n"), 0o644)
-
-	start := time.Now()
-	rep, err := HealLeftovers(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("HealLeftovers in %v:\n%s", time.Since(start).Round(time.Millisecond), rep)
-	assertHealed(t, c)
-	if len(rep.Chains) < 4 || len(rep.Resumed) != 1 || len(rep.Reset) != 3 {
-		t.Errorf("report: %d chains, %d resumed, %d reset", len(rep.Chains), len(rep.Resumed), len(rep.Reset))
-	}
-	if !strings.Contains(strings.Join(rep.Skipped, "\n"), live) {
-		t.Errorf("the live controller's journal was not left alone: %v", rep.Skipped)
-	}
+	t.Logf("by a sweep, without ledgers:\n%s", rep)
+	assertHealed(t, env)
 	if err := tg.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// HealJournal of a journal whose cluster has gone (its namespaces removed)
+// has nothing to undo and says so.
+func TestHealJournalClusterGone(t *testing.T) {
+	requireHost(t)
+	ctx := context.Background()
+	c, err := local.New(ctx, local.Options{Nodes: local.NodeNames(2), StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := journalPath(t)
+	ref := c.Ref()
+	j, err := OpenJournal(path, &ref, agent.NewSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Inject("partition", &partitionAction{Nodes: []string{"n1"}}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if err := c.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := HealJournal(ctx, path)
+	if err != nil || !strings.Contains(strings.Join(rep.Skipped, " "), "has gone") {
+		t.Errorf("HealJournal of a gone cluster: %v, %v", rep, err)
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }

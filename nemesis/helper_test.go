@@ -8,16 +8,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netns"
 
+	"github.com/faultline-dev/faultline/agent"
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/control/controltest"
 	"github.com/faultline-dev/faultline/control/local"
+	"github.com/faultline-dev/faultline/targets"
 	"github.com/faultline-dev/faultline/targets/etcd"
 )
 
@@ -29,6 +30,10 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	// Nodes run the test binary as faultline's agent.
+	if len(os.Args) > 1 && os.Args[1] == agent.Command {
+		os.Exit(agent.Main(os.Args[2:]))
+	}
 	if os.Getenv(memberEnv) == "1" && len(os.Args) > 1 && os.Args[1] == etcd.MemberCommand {
 		if err := etcd.MemberMain(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -89,7 +94,7 @@ func newCluster(t *testing.T, n int) *local.Cluster {
 	requireHost(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := local.New(ctx, local.Options{Nodes: local.NodeNames(n)})
+	c, err := local.New(ctx, local.Options{Nodes: local.NodeNames(n), StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +112,21 @@ func newCluster(t *testing.T, n int) *local.Cluster {
 		}
 	})
 	return c
+}
+
+// newEnv is an Env on c with a session with its agents (closed by the
+// test's cleanup, before the cluster's teardown).
+func newEnv(t *testing.T, c control.Cluster, db targets.DB) *Env {
+	t.Helper()
+	pool := agent.NewPool(c, agent.PoolOptions{Lease: time.Minute, Logf: t.Logf})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := pool.Close(ctx); err != nil {
+			t.Errorf("closing the agents: %v", err)
+		}
+	})
+	return &Env{Cluster: c, Agents: pool, DB: db, Logf: t.Logf}
 }
 
 // newEtcd starts an etcd member on every node of c and waits until they
@@ -194,7 +214,7 @@ func faultlineRules(t *testing.T, c *local.Cluster, node string) []string {
 	}
 	var rules []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, RootChain) {
+		if strings.Contains(l, agent.RootChain) {
 			rules = append(rules, l)
 		}
 	}
@@ -227,5 +247,3 @@ func nodePids(t *testing.T, c *local.Cluster, node string) []int {
 func journalPath(t *testing.T) string {
 	return filepath.Join(t.TempDir(), JournalFile)
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

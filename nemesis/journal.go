@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/faultline-dev/faultline/control"
 )
 
 // JournalFile is the journal's name in a run's store directory (and in
@@ -38,24 +40,17 @@ type Entry struct {
 	Owner *Owner `json:"owner,omitempty"`
 	// By says who recovered an action when it was not its owner ("heal").
 	By string `json:"by,omitempty"`
+	// Cluster, in an open entry, is the cluster the journal's faults act
+	// on, for heal to reach its nodes again; Session is the opener's
+	// session with the nodes' agents.
+	Cluster *control.Ref `json:"cluster,omitempty"`
+	Session string       `json:"session,omitempty"`
 }
 
-// Owner identifies a process across pid reuse.
-type Owner struct {
-	Pid   int    `json:"pid"`
-	Start uint64 `json:"start"`
-}
+// Owner identifies a controller process across pid reuse.
+type Owner = control.Owner
 
-// Alive reports whether the owner process still runs.
-func (o Owner) Alive() bool {
-	st, err := readProcStat(o.Pid)
-	return err == nil && st.start == o.Start && st.state != 'Z'
-}
-
-func self() Owner {
-	st, _ := readProcStat(os.Getpid())
-	return Owner{Pid: os.Getpid(), Start: st.start}
-}
+func self() Owner { return control.Self() }
 
 // Journal is an append-only record of the actions applied to a cluster:
 // each is written and fsync'd before it is applied, and its recovery after
@@ -71,8 +66,9 @@ type Journal struct {
 }
 
 // OpenJournal opens the journal at path for appending, creating it (and
-// its directory) if needed.
-func OpenJournal(path string) (*Journal, error) {
+// its directory) if needed. cluster (nil in tests that reach no node) is
+// recorded in the open entry with the agents' session.
+func OpenJournal(path string, cluster *control.Ref, session string) (*Journal, error) {
 	entries, err := ReadJournal(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -92,7 +88,7 @@ func OpenJournal(path string) (*Journal, error) {
 		j.f.Close()
 		return nil, err
 	}
-	if err := j.write(Entry{Event: EventOpen, Owner: &j.owner}); err != nil {
+	if err := j.write(Entry{Event: EventOpen, Owner: &j.owner, Cluster: cluster, Session: session}); err != nil {
 		j.f.Close()
 		return nil, err
 	}

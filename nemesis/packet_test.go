@@ -119,7 +119,7 @@ func TestPacketLossDelayAndRate(t *testing.T) {
 	c := newCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	fl := NewFailer(newPacket(&Env{Cluster: c, Logf: t.Logf}), nil)
+	fl := NewFailer(newPacket(newEnv(t, c, nil)), nil)
 	t.Cleanup(func() {
 		if err := fl.Cleanup(context.Background()); err != nil {
 			t.Errorf("Cleanup: %v", err)

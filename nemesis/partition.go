@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 
+	"github.com/faultline-dev/faultline/agent"
 	"github.com/faultline-dev/faultline/targets"
 )
 
@@ -27,42 +27,33 @@ type PartitionArgs struct {
 // Fault implements Args.
 func (PartitionArgs) Fault() string { return "partition" }
 
-// partitionAction is a resolved partition: the grudge, and where its rules
-// go.
+// partitionAction is a resolved partition: the grudge, and the peers'
+// addresses each node drops.
 type partitionAction struct {
 	Kind   GrudgeKind `json:"kind"`
 	Grudge Grudge     `json:"grudge"`
-	// Nodes are the nodes holding rules, for heal.
-	Nodes []NodeRef `json:"nodes"`
+	// Nodes are the nodes holding rules.
+	Nodes []string `json:"nodes"`
 	// addrs are the nodes' addresses, by name.
 	addrs map[string]string
 }
 
 func (a *partitionAction) Value() any { return a.Grudge.Value() }
 
-func (a *partitionAction) Residue() Residue {
-	var r Residue
-	for _, n := range a.Nodes {
-		r.Chains = append(r.Chains, ChainRef{NodeRef: n, Chain: partitionChain})
-	}
-	return r
-}
+func (a *partitionAction) Residue() Residue { return Residue{Nodes: a.Nodes} }
 
-// partition cuts links between nodes with iptables DROP rules in each
-// node's FAULTLINE-PARTITION chain, by peer address, both directions.
+// partition cuts links between nodes: each node's agent drops packets
+// from and to the peers it holds a grudge against, in faultline's own
+// iptables chain (Jepsen's net/drop!; heal empties the chain).
 type partition struct{ env *Env }
 
 func newPartition(env *Env) Fault { return &partition{env: env} }
 
 func (p *partition) Name() string { return "partition" }
 
-func (p *partition) firewall(node string) firewall {
-	return firewall{node: node, run: clusterRunner(p.env.Cluster, node)}
-}
-
 func (p *partition) Setup(ctx context.Context) error {
 	return forNodes(p.env.nodeNames(), func(n string) error {
-		return p.firewall(n).ensure(ctx, partitionChain, true)
+		return p.env.Agents.Setup(ctx, n, agent.PartitionChain)
 	})
 }
 
@@ -111,46 +102,30 @@ func (p *partition) Plan(ctx context.Context, args Args, rng *rand.Rand) (Action
 	}
 	for _, n := range nodes {
 		if len(g[n]) > 0 {
-			a.Nodes = append(a.Nodes, nodeRef(p.env.Cluster, n))
+			a.Nodes = append(a.Nodes, n)
 		}
 	}
 	return a, nil
 }
 
-func (p *partition) Inject(ctx context.Context, act Action) error {
+func (p *partition) Inject(ctx context.Context, id int64, act Action) error {
 	a := act.(*partitionAction)
-	return forNodes(nodesOf(a.Nodes), func(n string) error {
+	return forNodes(a.Nodes, func(n string) error {
 		var peers []string
 		for _, peer := range a.Grudge[n] {
 			peers = append(peers, a.addrs[peer])
 		}
-		list := strings.Join(peers, ",")
-		fw := p.firewall(n)
-		// iptables expands an address list into one rule per address.
-		if err := fw.add(ctx, partitionChain, "-s", list, "-j", "DROP"); err != nil {
-			return err
-		}
-		return fw.add(ctx, partitionChain, "-d", list, "-j", "DROP")
+		_, err := p.env.Agents.Apply(ctx, n, id, agent.Action{Kind: agent.KindDrop, Peers: peers})
+		return err
 	})
 }
 
-func (p *partition) Recover(ctx context.Context, act Action) error {
-	a := act.(*partitionAction)
-	return forNodes(nodesOf(a.Nodes), func(n string) error {
-		return p.firewall(n).flush(ctx, partitionChain)
-	})
+func (p *partition) Recover(ctx context.Context, id int64, act Action) error {
+	return recoverAll(ctx, p.env, act.(*partitionAction).Nodes, id)
 }
 
 func (p *partition) Cleanup(ctx context.Context) error {
 	return forNodes(p.env.nodeNames(), func(n string) error {
-		return p.firewall(n).remove(ctx, partitionChain)
+		return p.env.Agents.Cleanup(ctx, n, agent.PartitionChain)
 	})
-}
-
-func nodesOf(refs []NodeRef) []string {
-	out := make([]string, len(refs))
-	for i, r := range refs {
-		out[i] = r.Node
-	}
-	return out
 }

@@ -124,7 +124,7 @@ func TestPartitionGrudgesBlockExactlyTheirLinks(t *testing.T) {
 	listenAll(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	env := &Env{Cluster: c, DB: &fakeDB{primaries: []string{"n2", "n4"}}, Logf: t.Logf}
+	env := newEnv(t, c, &fakeDB{primaries: []string{"n2", "n4"}})
 	fl := NewFailer(newPartition(env), nil)
 	t.Cleanup(func() {
 		if err := fl.Cleanup(context.Background()); err != nil {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+
+	"github.com/faultline-dev/faultline/agent"
+	"github.com/faultline-dev/faultline/targets"
 )
 
 // KillArgs are the arguments of a kill: which nodes' service to SIGKILL.
@@ -32,10 +35,6 @@ func (PauseArgs) Fault() string { return "pause" }
 // nodesAction is a kill or pause of some nodes.
 type nodesAction struct {
 	Nodes []string `json:"nodes"`
-	// Refs locate the nodes (kill) and Procs are the processes that were in
-	// them (pause), for heal.
-	Refs  []NodeRef `json:"refs,omitempty"`
-	Procs []ProcRef `json:"procs,omitempty"`
 	kill  bool
 
 	mu   sync.Mutex
@@ -46,9 +45,9 @@ func (a *nodesAction) Value() any { return stringsValue(a.Nodes) }
 
 func (a *nodesAction) Residue() Residue {
 	if a.kill {
-		return Residue{Killed: a.Refs}
+		return Residue{Nodes: a.Nodes, Killed: a.Nodes}
 	}
-	return Residue{Stopped: a.Procs}
+	return Residue{Nodes: a.Nodes}
 }
 
 func (a *nodesAction) mark(node string, applied bool) {
@@ -73,16 +72,9 @@ func (a *nodesAction) applied() []string {
 	return out
 }
 
-func stringsValue(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
-}
-
-// signalFault is kill (SIGKILL, then a restart) or pause (SIGSTOP, then
-// SIGCONT), through the target, which knows its processes.
+// signalFault is kill (SIGKILL through the target, then a restart through
+// the target) or pause (SIGSTOP of the target's process trees by the
+// node's agent, then SIGCONT).
 type signalFault struct {
 	env  *Env
 	kill bool
@@ -119,45 +111,57 @@ func (f *signalFault) Plan(ctx context.Context, args Args, rng *rand.Rand) (Acti
 	if err != nil {
 		return nil, err
 	}
-	a := &nodesAction{Nodes: nodes, kill: f.kill, done: map[string]bool{}}
-	for _, n := range nodes {
-		if f.kill {
-			a.Refs = append(a.Refs, nodeRef(f.env.Cluster, n))
-			continue
-		}
-		// The pids to SIGCONT if this controller dies; a backend that
-		// cannot list them leaves that to its own teardown.
-		if ps, err := nodeProcs(f.env.Cluster, n); err == nil {
-			a.Procs = append(a.Procs, ps...)
-		}
-	}
-	return a, nil
+	return &nodesAction{Nodes: nodes, kill: f.kill, done: map[string]bool{}}, nil
 }
 
-func (f *signalFault) Inject(ctx context.Context, act Action) error {
+func (f *signalFault) Inject(ctx context.Context, id int64, act Action) error {
 	a := act.(*nodesAction)
 	return forNodes(a.Nodes, func(n string) error {
 		// Marked before: a kill or pause that fails half-way may have
 		// taken effect, and recovering a node that is fine is harmless.
 		a.mark(n, true)
 		if f.kill {
-			return f.env.DB.Kill(ctx, n)
+			return f.killNode(ctx, id, n)
 		}
-		return f.env.DB.Pause(ctx, n)
+		roots, err := f.env.DB.Processes(ctx, n)
+		if err != nil {
+			return err
+		}
+		if len(roots) == 0 {
+			// Nothing runs there (a kill is in effect): nothing to pause.
+			f.env.logf("nemesis: pause: nothing runs on %s", n)
+			return nil
+		}
+		_, err = f.env.Agents.Apply(ctx, n, id, agent.Action{Kind: agent.KindStop, Roots: agent.ProcsOf(roots)})
+		return err
 	})
 }
 
-func (f *signalFault) Recover(ctx context.Context, act Action) error {
+// killNode records the kill with the node's agent (with the command that
+// restarts the service, for a cluster faultline does not run itself, in
+// case the controller dies before it recovers), then kills.
+func (f *signalFault) killNode(ctx context.Context, id int64, node string) error {
+	note := agent.Action{Kind: agent.KindNote, What: "kill of the target on " + node}
+	if r, ok := f.env.DB.(targets.Restarter); ok {
+		note.Restart = r.RestartCommand(node)
+	}
+	if _, err := f.env.Agents.Apply(ctx, node, id, note); err != nil {
+		return err
+	}
+	return f.env.DB.Kill(ctx, node)
+}
+
+func (f *signalFault) Recover(ctx context.Context, id int64, act Action) error {
 	a := act.(*nodesAction)
 	return forNodes(a.applied(), func(n string) error {
-		var err error
 		if f.kill {
-			err = f.env.DB.Start(ctx, n)
-			if err != nil && f.running(ctx, n) {
-				err = nil // it was not killed after all
+			if err := f.env.DB.Start(ctx, n); err != nil && !f.running(ctx, n) {
+				return err
 			}
-		} else {
-			err = f.env.DB.Resume(ctx, n)
+		}
+		undone, err := f.env.Agents.Recover(ctx, n, id)
+		for _, u := range undone {
+			f.env.logf("nemesis: %s: %s", n, u)
 		}
 		if err == nil {
 			a.mark(n, false)
@@ -166,12 +170,11 @@ func (f *signalFault) Recover(ctx context.Context, act Action) error {
 	})
 }
 
-// running reports whether node's service runs. targets.DB has no such
-// question, so it asks for a Resume (SIGCONT), which is harmless to a
-// running service and fails for a dead one. It matters only when a kill
-// failed half-way and Start then finds the service still running.
+// running reports whether node's service runs: a kill that failed half-way
+// leaves it running, and Start then fails for that reason.
 func (f *signalFault) running(ctx context.Context, node string) bool {
-	return f.env.DB.Resume(ctx, node) == nil
+	ps, err := f.env.DB.Processes(ctx, node)
+	return err == nil && len(ps) > 0
 }
 
 func (f *signalFault) Cleanup(ctx context.Context) error { return nil }

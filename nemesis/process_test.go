@@ -15,11 +15,11 @@ func TestKillAndPauseOnEtcd(t *testing.T) {
 	tg := newEtcd(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	env := &Env{Cluster: c, DB: tg, Logf: t.Logf}
+	env := newEnv(t, c, tg)
 	rng := rand.New(rand.NewPCG(3, 3))
 	member := func(node string) int {
 		t.Helper()
-		pids := nodePids(t, c, node)
+		pids, _ := tg.Processes(ctx, node)
 		if len(pids) != 1 {
 			t.Fatalf("%s runs %v, want one etcd member", node, pids)
 		}
@@ -40,8 +40,8 @@ func TestKillAndPauseOnEtcd(t *testing.T) {
 		if s, _ := control.ProcState(pid); s != 'T' {
 			t.Errorf("after pause, member of n2 (pid %d) is in state %c, want T", pid, s)
 		}
-		if res := act.Residue(); len(res.Stopped) != 1 || res.Stopped[0].Pid != pid {
-			t.Errorf("residue %+v, want pid %d", res, pid)
+		if res := act.Residue(); len(res.Nodes) != 1 || res.Nodes[0] != "n2" {
+			t.Errorf("residue %+v, want n2", res)
 		}
 		// Still paused a little later: nothing resumed it behind our back.
 		time.Sleep(300 * time.Millisecond)
@@ -80,7 +80,7 @@ func TestKillAndPauseOnEtcd(t *testing.T) {
 		if s, _ := control.ProcState(pid); s != 0 && s != 'Z' {
 			t.Errorf("after kill, the leader's member (pid %d) is in state %c", pid, s)
 		}
-		if pids := nodePids(t, c, leader); len(pids) != 0 {
+		if pids, _ := tg.Processes(ctx, leader); len(pids) != 0 {
 			t.Errorf("after kill, %s still runs %v", leader, pids)
 		}
 		start := time.Now()

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/faultline-dev/faultline/agent"
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/targets"
@@ -23,9 +25,10 @@ const recoverTimeout = time.Minute
 
 // Config is what a controller gives a Schedule.
 type Config struct {
-	// Cluster reaches the nodes; DB is the target (needed by kill and
-	// pause).
+	// Cluster reaches the nodes; Agents is the session with their agents;
+	// DB is the target (needed by kill, pause and clock).
 	Cluster control.Cluster
+	Agents  *agent.Pool
 	DB      targets.DB
 	// Record appends an op to the history (histories.Recorder.Record).
 	Record func(histories.Op) (histories.Op, error)
@@ -37,6 +40,10 @@ type Config struct {
 	Interval time.Duration
 	// Seed makes the sequence of faults and their arguments repeatable.
 	Seed int64
+	// Overlap gives each fault its own timeline, so that faults overlap
+	// (a partition while a node is paused), as Jepsen's combined nemesis
+	// does; otherwise one fault is in effect at a time.
+	Overlap bool
 	// Logf, if set, receives a line per fault change.
 	Logf func(format string, args ...any)
 
@@ -56,15 +63,15 @@ type Schedule struct {
 
 	mu      sync.Mutex // held while a fault changes
 	closed  bool
-	current string // what is in effect, for the progress line
+	current map[string]string // what is in effect, by fault, for the progress line
 
 	curMu sync.Mutex
 }
 
 // NewSchedule checks cfg and opens the journal.
 func NewSchedule(cfg Config) (*Schedule, error) {
-	if cfg.Cluster == nil {
-		return nil, errors.New("nemesis schedule: no cluster")
+	if cfg.Cluster == nil || cfg.Agents == nil {
+		return nil, errors.New("nemesis schedule: no cluster or no agents")
 	}
 	if cfg.Record == nil {
 		return nil, errors.New("nemesis schedule: no history to record to")
@@ -81,7 +88,7 @@ func NewSchedule(cfg Config) (*Schedule, error) {
 	if cfg.Interval < 0 {
 		return nil, fmt.Errorf("nemesis schedule: interval %v must be positive", cfg.Interval)
 	}
-	env := &Env{Cluster: cfg.Cluster, DB: cfg.DB, Logf: cfg.Logf}
+	env := &Env{Cluster: cfg.Cluster, Agents: cfg.Agents, DB: cfg.DB, Logf: cfg.Logf}
 	s := &Schedule{cfg: cfg, env: env, failers: map[string]*Failer{}}
 	var faults []string
 	for _, name := range cfg.Faults {
@@ -89,15 +96,8 @@ func NewSchedule(cfg Config) (*Schedule, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nemesis schedule: %w", err)
 		}
-		switch name {
-		case "kill", "pause":
-			if cfg.DB == nil {
-				return nil, fmt.Errorf("nemesis schedule: %s needs a target", name)
-			}
-		case "clock":
-			if _, ok := cfg.Cluster.(processLister); !ok {
-				return nil, fmt.Errorf("nemesis schedule: clock needs a backend that can list a node's processes (the %T backend cannot)", cfg.Cluster)
-			}
+		if spec.NeedsTarget && cfg.DB == nil {
+			return nil, fmt.Errorf("nemesis schedule: %s needs a target", name)
 		}
 		if s.failers[name] == nil {
 			s.failers[name] = NewFailer(spec.New(env), nil)
@@ -105,7 +105,8 @@ func NewSchedule(cfg Config) (*Schedule, error) {
 		}
 	}
 	s.cfg.Faults = faults
-	j, err := OpenJournal(cfg.JournalPath)
+	ref := cfg.Cluster.Ref()
+	j, err := OpenJournal(cfg.JournalPath, &ref, cfg.Agents.Session())
 	if err != nil {
 		return nil, err
 	}
@@ -121,12 +122,21 @@ func NewSchedule(cfg Config) (*Schedule, error) {
 func (s *Schedule) Current() string {
 	s.curMu.Lock()
 	defer s.curMu.Unlock()
-	return s.current
+	var out []string
+	for _, f := range s.cfg.Faults {
+		if c := s.current[f]; c != "" {
+			out = append(out, c)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
-func (s *Schedule) setCurrent(c string) {
+func (s *Schedule) setCurrent(name, c string) {
 	s.curMu.Lock()
-	s.current = c
+	if s.current == nil {
+		s.current = map[string]string{}
+	}
+	s.current[name] = c
 	s.curMu.Unlock()
 }
 
@@ -143,18 +153,39 @@ func (s *Schedule) logf(format string, args ...any) { s.env.logf(format, args...
 // a fault fails (the fault stays active for HealAll), if the history
 // cannot be written, or if three injections in a row fail.
 func (s *Schedule) Run(ctx context.Context) error {
-	rng := rand.New(rand.NewPCG(uint64(s.cfg.Seed), 0x6661756c746c696e))
+	if !s.cfg.Overlap || len(s.cfg.Faults) == 1 {
+		return s.runLane(ctx, s.cfg.Faults, newRNG(s.cfg.Seed), 0)
+	}
+	// One timeline per fault, started a fraction of the interval apart,
+	// each with its own source so the faults each draws stay repeatable.
+	errs := make([]error, len(s.cfg.Faults))
+	var wg sync.WaitGroup
+	for i, f := range s.cfg.Faults {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(s.cfg.Seed), 0x6661756c746c696e^uint64(i+1)))
+			offset := s.cfg.Interval * time.Duration(i) / time.Duration(len(s.cfg.Faults))
+			errs[i] = s.runLane(ctx, []string{f}, rng, offset)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// runLane alternates, every Interval (after offset), injecting a fault
+// drawn from faults and recovering it.
+func (s *Schedule) runLane(ctx context.Context, faults []string, rng *rand.Rand, offset time.Duration) error {
 	failures := 0
+	if offset > 0 && !sleep(ctx, offset) {
+		return nil
+	}
 	for step := uint64(0); ; step++ {
 		if s.isClosed() || !sleep(ctx, s.cfg.Interval) {
 			return nil
 		}
-		// Draw from the schedule's own source first, so that the sequence
-		// of faults does not depend on how many draws each plan makes.
-		name := s.cfg.Faults[rng.IntN(len(s.cfg.Faults))]
-		srng := rand.New(rand.NewPCG(rng.Uint64(), step))
-		spec, _ := Lookup(name)
-		injected, err := s.inject(ctx, name, spec.Random(srng), srng)
+		name, args, srng := s.draw(faults, rng, step)
+		injected, err := s.inject(ctx, name, args, srng)
 		if err != nil {
 			return err
 		}
@@ -163,7 +194,7 @@ func (s *Schedule) Run(ctx context.Context) error {
 				return nil
 			}
 			if failures++; failures >= 3 {
-				return fmt.Errorf("nemesis schedule: three injections in a row failed (see the history's nemesis ops)")
+				return fmt.Errorf("nemesis schedule: three injections of %s in a row failed (see the history's nemesis ops)", strings.Join(faults, " or "))
 			}
 			continue
 		}
@@ -177,6 +208,19 @@ func (s *Schedule) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// draw picks step's fault and its arguments. The schedule's own source
+// draws first, so that the sequence of faults does not depend on how many
+// draws each plan makes; the plan then draws from srng.
+func (s *Schedule) draw(faults []string, rng *rand.Rand, step uint64) (name string, args Args, srng *rand.Rand) {
+	name = faults[rng.IntN(len(faults))]
+	srng = rand.New(rand.NewPCG(rng.Uint64(), step))
+	spec, _ := Lookup(name)
+	return name, spec.Random(srng), srng
+}
+
+// newRNG is the schedule's own source of randomness for seed.
+func newRNG(seed int64) *rand.Rand { return rand.New(rand.NewPCG(uint64(seed), 0x6661756c746c696e)) }
 
 // inject injects one fault and records it. A failed injection is recorded
 // and reported as not injected; only a failure to record is an error.
@@ -192,13 +236,13 @@ func (s *Schedule) inject(ctx context.Context, name string, args Args, rng *rand
 		_, rerr := s.record("start-"+name, nil, err)
 		return false, rerr
 	}
-	s.setCurrent(name + " " + histories.FormatValue(a.Value()))
+	s.setCurrent(name, name+" "+histories.FormatValue(a.Value()))
 	s.logf("nemesis: start-%s %s", name, histories.FormatValue(a.Value()))
 	if _, err := s.record("start-"+name, a.Value(), nil); err != nil {
 		return true, err
 	}
 	if name == "clock" {
-		return true, s.checkOffsets()
+		return true, s.checkOffsets(ctx)
 	}
 	return true, nil
 }
@@ -217,29 +261,31 @@ func (s *Schedule) recoverLocked(ctx context.Context, name string) error {
 	if a == nil {
 		return nil
 	}
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), recoverTimeout)
-		defer cancel()
-	}
+	// Recovery runs on a context the end of the run cannot cancel: a time
+	// limit that falls while a fault is being healed must not leave it in
+	// effect.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recoverTimeout)
+	defer cancel()
 	if err := fl.Recover(ctx); err != nil {
 		s.logf("nemesis: stop-%s failed: %v", name, err)
 		_, _ = s.record("stop-"+name, a.Value(), err)
 		return fmt.Errorf("nemesis schedule: %w", err)
 	}
-	s.setCurrent("")
+	s.setCurrent(name, "")
 	s.logf("nemesis: stop-%s", name)
 	if _, err := s.record("stop-"+name, a.Value(), nil); err != nil {
 		return err
 	}
 	if name == "clock" {
-		return s.checkOffsets()
+		return s.checkOffsets(ctx)
 	}
 	return nil
 }
 
-func (s *Schedule) checkOffsets() error {
-	offs, err := CheckOffsets(s.cfg.Cluster, s.env.nodeNames())
+func (s *Schedule) checkOffsets(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	offs, err := CheckOffsets(ctx, s.env, s.env.nodeNames())
 	var v any
 	if err == nil {
 		v = offsetsValue(offs)
@@ -273,13 +319,10 @@ func (s *Schedule) HealAll(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
-	if ctx.Err() != nil {
-		// Called on the way out after Ctrl-C or a timeout: healing must
-		// not be cut short by the context that ended the test.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), recoverTimeout)
-		defer cancel()
-	}
+	// Called on the way out after Ctrl-C or a timeout too: healing must
+	// not be cut short by the context that ended the test.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recoverTimeout)
+	defer cancel()
 	names := slices.Sorted(func(yield func(string) bool) {
 		for n := range s.failers {
 			if !yield(n) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/agent"
 	"github.com/faultline-dev/faultline/histories"
 )
 
@@ -37,7 +38,7 @@ func (f *stubFault) Setup(ctx context.Context) error {
 func (f *stubFault) Plan(ctx context.Context, args Args, rng *rand.Rand) (Action, error) {
 	return &stubAction{N: rng.IntN(100)}, nil
 }
-func (f *stubFault) Inject(ctx context.Context, a Action) error {
+func (f *stubFault) Inject(ctx context.Context, id int64, a Action) error {
 	f.calls = append(f.calls, "inject")
 	entries, err := ReadJournal(f.journal)
 	if err != nil || len(Outstanding(entries)) != 1 {
@@ -48,7 +49,7 @@ func (f *stubFault) Inject(ctx context.Context, a Action) error {
 	}
 	return nil
 }
-func (f *stubFault) Recover(ctx context.Context, a Action) error {
+func (f *stubFault) Recover(ctx context.Context, id int64, a Action) error {
 	f.calls = append(f.calls, "recover")
 	if f.failRecov {
 		return errors.New("stuck")
@@ -67,7 +68,7 @@ func (stubArgs) Fault() string { return "stub" }
 func TestFailerStateMachine(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), JournalFile)
-	j, err := OpenJournal(path)
+	j, err := OpenJournal(path, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestFailerStateMachine(t *testing.T) {
 
 func TestJournalTornLastLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), JournalFile)
-	j, err := OpenJournal(path)
+	j, err := OpenJournal(path, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func TestJournalTornLastLine(t *testing.T) {
 		t.Fatalf("ReadJournal = %v, %v; want the torn line ignored", entries, err)
 	}
 	// A reopened journal continues the ids.
-	j, err = OpenJournal(path)
+	j, err = OpenJournal(path, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,146 +168,63 @@ func TestJournalTornLastLine(t *testing.T) {
 	}
 }
 
-// historyOf collects recorded ops and cancels when n start ops are in.
-type historyOf struct {
-	mu     sync.Mutex
-	ops    []histories.Op
-	n      int
-	cancel context.CancelFunc
-}
-
-func (h *historyOf) record(op histories.Op) (histories.Op, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	op.Index = int64(len(h.ops))
-	h.ops = append(h.ops, op)
-	starts := 0
-	for _, o := range h.ops {
-		if strings.HasPrefix(o.F, "start-") {
-			starts++
-		}
-	}
-	if starts >= h.n {
-		h.cancel()
-	}
-	return op, nil
-}
-
-func runFakeSchedule(t *testing.T, seed int64, n int) (*historyOf, *fakeDB) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	h := &historyOf{n: n, cancel: cancel}
-	db := &fakeDB{primaries: []string{"n2"}}
-	s, err := NewSchedule(Config{
-		Cluster:     newFakeCluster("n1", "n2", "n3", "n4", "n5"),
-		DB:          db,
-		Record:      h.record,
-		JournalPath: filepath.Join(t.TempDir(), JournalFile),
-		Faults:      []string{"partition", "kill", "pause", "clock", "packet"},
-		Interval:    time.Millisecond,
-		Seed:        seed,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ctx.Err() == context.DeadlineExceeded {
-		t.Fatal("schedule did not make enough steps")
-	}
-	if c := s.Current(); c != "" {
-		t.Errorf("Current after Run = %q, want nothing in effect", c)
-	}
-	if err := s.HealAll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.HealAll(context.Background()); err != nil {
-		t.Errorf("second HealAll: %v", err)
-	}
-	entries, err := ReadJournal(s.journal.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out := Outstanding(entries); len(out) != 0 {
-		t.Errorf("journal has outstanding actions after HealAll: %v", out)
-	}
-	return h, db
-}
-
-func starts(h *historyOf) []string {
-	var out []string
-	for _, op := range h.ops {
-		if strings.HasPrefix(op.F, "start-") {
-			out = append(out, op.F+" "+histories.FormatValue(op.Value))
-		}
-	}
-	return out
-}
-
+// The same seed draws the same faults with the same arguments, and a run
+// of 30 steps draws every fault asked for; the plans those arguments make
+// are the same too.
 func TestScheduleIsRepeatable(t *testing.T) {
 	const n = 30
-	a, _ := runFakeSchedule(t, 42, n)
-	b, _ := runFakeSchedule(t, 42, n)
-	c, _ := runFakeSchedule(t, 43, n)
-	sa, sb, sc := starts(a), starts(b), starts(c)
-	if strings.Join(sa[:n], "\n") != strings.Join(sb[:n], "\n") {
-		t.Errorf("seed 42 twice gave different faults:\n%s\n---\n%s", strings.Join(sa, "\n"), strings.Join(sb, "\n"))
+	c := newFakeCluster("n1", "n2", "n3", "n4", "n5")
+	draws := func(seed int64) []string {
+		s := &Schedule{cfg: Config{Faults: []string{"partition", "kill", "pause", "clock", "packet"}}}
+		env := &Env{Cluster: c, DB: &fakeDB{primaries: []string{"n2"}}}
+		rng := newRNG(seed)
+		var out []string
+		for step := range uint64(n) {
+			name, args, srng := s.draw(s.cfg.Faults, rng, step)
+			line := name
+			spec, _ := Lookup(name)
+			if pa, ok := args.(PacketArgs); ok {
+				pa.DelayMethod = DelayNfqueue // auto would ask the nodes
+				args = pa
+			}
+			if a, err := spec.New(env).Plan(context.Background(), args, srng); err != nil {
+				t.Fatalf("step %d: planning %s: %v", step, name, err)
+			} else {
+				line += " " + histories.FormatValue(a.Value())
+			}
+			out = append(out, line)
+		}
+		return out
 	}
-	if strings.Join(sa[:n], "\n") == strings.Join(sc[:n], "\n") {
+	a, b, other := draws(42), draws(42), draws(43)
+	if strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("seed 42 twice gave different faults:\n%s\n---\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	if strings.Join(a, "\n") == strings.Join(other, "\n") {
 		t.Error("seeds 42 and 43 gave the same faults")
 	}
 	kinds := map[string]int{}
-	for _, s := range sa {
+	for _, s := range a {
 		kinds[strings.Fields(s)[0]]++
 	}
 	if len(kinds) != 5 {
 		t.Errorf("%d steps drew %d of 5 faults: %v", n, len(kinds), kinds)
 	}
-	t.Logf("seed 42, first steps:\n%s", strings.Join(sa[:6], "\n"))
-
-	// Every start is followed by its stop before the next start, and
-	// every op is a nemesis info op.
-	var open string
-	for _, op := range a.ops {
-		if op.Process != histories.Nemesis || op.Type != histories.Info {
-			t.Errorf("op %v: want process nemesis, type info", op)
-		}
-		if op.Error != "" {
-			t.Errorf("op %v failed", op)
-		}
-		switch {
-		case strings.HasPrefix(op.F, "start-"):
-			if open != "" {
-				t.Errorf("%s while %s is open", op.F, open)
-			}
-			open = strings.TrimPrefix(op.F, "start-")
-		case strings.HasPrefix(op.F, "stop-"):
-			if name := strings.TrimPrefix(op.F, "stop-"); name != open {
-				t.Errorf("%s while %q is open", op.F, open)
-			}
-			open = ""
-		case op.F == "check-offsets":
-		default:
-			t.Errorf("unexpected op %v", op)
-		}
-	}
-	if open != "" {
-		t.Errorf("%s never stopped", open)
-	}
+	t.Logf("seed 42, first steps:\n%s", strings.Join(a[:6], "\n"))
 }
 
 func TestScheduleRejectsBadConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), JournalFile)
 	rec := func(op histories.Op) (histories.Op, error) { return op, nil }
 	c := newFakeCluster("n1", "n2", "n3")
+	ag := agent.NewPool(c, agent.PoolOptions{})
 	for _, cfg := range []Config{
-		{Cluster: c, Record: rec, JournalPath: path, Faults: []string{"meteor"}},
-		{Cluster: c, Record: rec, JournalPath: path, Faults: []string{"kill"}},
-		{Cluster: c, Record: rec, Faults: []string{"partition"}},
-		{Cluster: c, JournalPath: path, Faults: []string{"partition"}},
-		{Cluster: c, Record: rec, JournalPath: path},
+		{Cluster: c, Agents: ag, Record: rec, JournalPath: path, Faults: []string{"meteor"}},
+		{Cluster: c, Agents: ag, Record: rec, JournalPath: path, Faults: []string{"kill"}},
+		{Cluster: c, Agents: ag, Record: rec, Faults: []string{"partition"}},
+		{Cluster: c, Agents: ag, JournalPath: path, Faults: []string{"partition"}},
+		{Cluster: c, Agents: ag, Record: rec, JournalPath: path},
+		{Cluster: c, Record: rec, JournalPath: path, Faults: []string{"partition"}},
 	} {
 		if _, err := NewSchedule(cfg); err == nil {
 			t.Errorf("NewSchedule(%+v) succeeded", cfg)
@@ -345,8 +263,10 @@ func TestScheduleOnEtcd(t *testing.T) {
 	const steps = 6
 	var mu sync.Mutex
 	n := 0
+	env := newEnv(t, c, tg)
 	s, err := NewSchedule(Config{
 		Cluster: c,
+		Agents:  env.Agents,
 		DB:      tg,
 		Record: func(op histories.Op) (histories.Op, error) {
 			op, err := rec.Record(op)
@@ -373,7 +293,7 @@ func TestScheduleOnEtcd(t *testing.T) {
 		if err := s.HealAll(context.Background()); err != nil {
 			t.Errorf("HealAll: %v", err)
 		}
-		assertHealed(t, c)
+		assertHealed(t, env)
 	}()
 	seen := map[string]bool{}
 	go func() {
@@ -449,6 +369,7 @@ func TestHealAllWithEndedContext(t *testing.T) {
 	var ops []histories.Op
 	s, err := NewSchedule(Config{
 		Cluster:     c,
+		Agents:      newEnv(t, c, nil).Agents,
 		Record:      func(op histories.Op) (histories.Op, error) { ops = append(ops, op); return op, nil },
 		JournalPath: journalPath(t),
 		Faults:      []string{"partition", "packet"},

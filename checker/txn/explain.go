@@ -120,8 +120,6 @@ func (r *reporter) add(typ string, explain func(c *caseBuilder)) {
 	}
 }
 
-func (r *reporter) has(typ string) bool { return r.types[typ] != nil }
-
 func (r *reporter) list() []Anomaly {
 	out := make([]Anomaly, 0, len(r.types))
 	for _, a := range r.types {
@@ -232,8 +230,3 @@ func plural(n int, one, many string) string {
 
 // elemValue is the value of an element.
 func (p *parsed) elemValue(s int32) any { return p.codes.value(p.elems[s].v) }
-
-// mopText renders the micro-op as the history has it, e.g. [r x [1 2]].
-func (p *parsed) mopText(ti, mi int32) string {
-	return fv(p.txnValue(ti)[mi-p.txns[ti].m0])
-}

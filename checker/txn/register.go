@@ -315,7 +315,6 @@ func regInternal(p *parsed, rep *reporter, T int32) {
 				verb = "wrote"
 			}
 			b.say("%s %s %s = %s, so its next read of %s should return %s.", n, verb, k, fv(p.mopValue(T, prev)), k, fv(p.mopValue(T, prev)))
-			n = b.name(T)
 			b.say("But it read %s = %s: the transaction contradicts its own earlier operations (internal).", k, fv(p.mopValue(T, jj)))
 			b.done()
 		})

@@ -10,16 +10,26 @@ import (
 
 	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/checker/txn"
+	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/controller"
+	"github.com/faultline-dev/faultline/nemesis"
 	"github.com/faultline-dev/faultline/workloads"
 )
 
 // listSections are what `faultline list` can show; other rooms (targets,
 // workloads, nemeses) append theirs from their own files' init.
 var listSections = []listSection{
-	{"targets", "systems under test (faultline run --target)", func(w io.Writer) {
-		for _, t := range controller.TargetNames() {
-			fmt.Fprintf(w, "  %s\tworkloads: %s\n", t, strings.Join(controller.TargetWorkloads(t), ", "))
+	{"targets", "systems under test (faultline run --target; options: --target-opt KEY=VALUE)", func(w io.Writer) {
+		for _, t := range controller.Targets() {
+			fmt.Fprintf(w, "  %s  workloads: %s\n      %s\n", t.Name, strings.Join(controller.TargetWorkloads(t.Name), ", "), t.Doc)
+			fmt.Fprint(w, describeOptions(t.Options))
+		}
+	}},
+	{"backends", "how nodes are reached (faultline run --control; options: --control-opt KEY=VALUE)", func(w io.Writer) {
+		for _, b := range control.Backends() {
+			fmt.Fprintf(w, "  %s  %s\n", b.Name, b.Doc)
+			fmt.Fprintf(w, "      faults: %s (each checked against what every node can do before a run sets anything up)\n", strings.Join(nemesis.Names(), ", "))
+			fmt.Fprint(w, describeOptions(b.Options))
 		}
 	}},
 	{"workloads", "workloads (faultline run --workload)", func(w io.Writer) {

@@ -30,12 +30,17 @@ func TestMain(m *testing.M) {
 		os.Exit(3)
 	}
 	bin = filepath.Join(dir, "faultline")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	// Built as the README builds it: static, so it is the binary the SSH
+	// backend installs on nodes as it would on any host.
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build faultline: %v\n%s", err, out)
 		os.Exit(3)
 	}
 	code := m.Run()
+	closeSSHNodes()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -187,7 +192,7 @@ func TestRunBadPlans(t *testing.T) {
 		{[]string{"run", "-c", typo}, "line 2: field concurency not found"},
 		{[]string{"run", "--concurrency", "0", "--target", "memory"}, "concurrency: 0"},
 		{[]string{"run", "--read-consistency", "strong"}, "read-consistency"},
-		{[]string{"run", "--target", "postgres", "--upsert", "merge"}, `upsert: "merge": want update-insert or on-conflict`},
+		{[]string{"run", "--target", "postgres", "--upsert", "merge"}, `option upsert="merge": want one of update-insert, on-conflict`},
 		{[]string{"run", "--target", "memory", "--workload", "append"}, "workload append does not run on target memory"},
 	}
 	for _, c := range cases {

@@ -9,15 +9,15 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	"github.com/faultline-dev/faultline/control/local"
+	"github.com/faultline-dev/faultline/controller"
 	"github.com/faultline-dev/faultline/nemesis"
-	"github.com/faultline-dev/faultline/targets/etcd"
 )
 
 // `faultline nemesis …` injects one fault by hand into the cluster that
@@ -28,22 +28,40 @@ import (
 func init() {
 	listSections = append(listSections, listSection{"nemeses", "faults (faultline run --nemesis, faultline nemesis)", func(w io.Writer) {
 		for _, s := range nemesis.All() {
-			fmt.Fprintf(w, "  %s\t%s\n", s.Name, s.Doc)
+			needs := ""
+			for i, n := range s.Needs {
+				if i > 0 {
+					needs += ", "
+				}
+				needs += string(n)
+			}
+			if s.NeedsTarget {
+				if needs != "" {
+					needs += ", "
+				}
+				needs += "a target"
+			}
+			if needs != "" {
+				needs = " (needs " + needs + ")"
+			}
+			fmt.Fprintf(w, "  %s\t%s%s\n", s.Name, s.Doc, needs)
 		}
 	}})
 
 	var (
 		store    string
 		duration time.Duration
+		lease    time.Duration
 		seed     int64
 	)
 	cmd := &cobra.Command{
 		Use:   "nemesis",
 		Short: "Inject a fault by hand into the cluster 'cluster up' made, or heal it",
-		Long: `Inject one fault into the local cluster that 'faultline cluster up' started
-(read from <store>/cluster/state.json). The fault stays in effect after the
-command returns, unless --duration is given; 'faultline nemesis heal' undoes
-it. Every fault is journaled in <store>/cluster/` + nemesis.JournalFile + ` before it is
+		Long: `Inject one fault into the cluster that 'faultline cluster up' started (any
+target, any backend; read from <store>/cluster/cluster.json). The fault stays
+in effect after the command returns, held by the nodes' agents, unless
+--duration or --fault-lease is given; 'faultline nemesis heal' undoes it.
+Every fault is journaled in <store>/cluster/` + nemesis.JournalFile + ` before it is
 applied.
 
 Nodes are chosen with --nodes: one, minority, majority, primaries, all, or
@@ -51,10 +69,11 @@ node names (n1,n3). Random choices use --seed, which is printed.`,
 	}
 	cmd.PersistentFlags().StringVar(&store, "store", "store", "store directory of 'cluster up'")
 	cmd.PersistentFlags().DurationVar(&duration, "duration", 0, "recover after this long (or on Ctrl-C) instead of leaving the fault in effect")
+	cmd.PersistentFlags().DurationVar(&lease, "fault-lease", 0, "the nodes heal the fault by themselves after this long (0: it stays until 'nemesis heal')")
 	cmd.PersistentFlags().Int64Var(&seed, "seed", 0, "seed for random choices (0: a random seed)")
 
 	run := func(cmd *cobra.Command, args nemesis.Args) error {
-		return injectByHand(cmd.OutOrStdout(), store, args, duration, seed)
+		return injectByHand(cmd.OutOrStdout(), store, args, duration, lease, seed)
 	}
 	// Each command has its own --nodes variable: a shared one would start
 	// with the default of whichever command defined its flag last.
@@ -115,7 +134,7 @@ ways).`,
 
 	kill := &cobra.Command{
 		Use:   "kill",
-		Short: "SIGKILL the etcd member on some nodes ('nemesis heal' restarts it)",
+		Short: "SIGKILL the target on some nodes ('nemesis heal' restarts it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := selector(cmd)
@@ -128,7 +147,7 @@ ways).`,
 	nodesFlag(kill, "one")
 	pause := &cobra.Command{
 		Use:   "pause",
-		Short: "SIGSTOP the etcd member on some nodes ('nemesis heal' resumes it)",
+		Short: "SIGSTOP the target's processes on some nodes ('nemesis heal' resumes them)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := selector(cmd)
@@ -144,11 +163,11 @@ ways).`,
 	var reset bool
 	clock := &cobra.Command{
 		Use:   "clock",
-		Short: "Skew the clocks of every process on some nodes (vDSO patch)",
-		Long: `Skew the clocks of every process on the chosen nodes: --bump shifts them by
-an offset (negative for the past), --strobe flips them between +offset and
-the real time every --period, --reset puts them back. A strobe lasts only
-while this command runs (use --duration, or Ctrl-C).`,
+		Short: "Skew the clocks of the target's processes on some nodes (vDSO patch)",
+		Long: `Skew the clocks of the target's processes on the chosen nodes: --bump shifts
+them by an offset (negative for the past), --strobe flips them between +offset
+and the real time every --period (the node's agent keeps flipping until
+healed), --reset puts them back.`,
 		Example: `  faultline nemesis clock --bump 60s --nodes n1
   faultline nemesis clock --strobe 200ms --period 50ms --nodes all --duration 30s
   faultline nemesis clock --reset --nodes all`,
@@ -166,9 +185,6 @@ while this command runs (use --duration, or Ctrl-C).`,
 				a.Mode, a.Offset = nemesis.ClockBump, bump
 			case strobe != 0 && bump == 0 && !reset:
 				a.Mode, a.Offset, a.Period = nemesis.ClockStrobe, strobe, period
-				if duration == 0 {
-					duration = 100 * 365 * 24 * time.Hour // until Ctrl-C
-				}
 			default:
 				return withCode(exitError, errors.New("clock: give one of --bump, --strobe or --reset"))
 			}
@@ -190,8 +206,8 @@ while this command runs (use --duration, or Ctrl-C).`,
 		Long: `Lose (--loss, a probability), rate-limit (--rate, bytes per second to each
 peer, e.g. 64KiB) or delay (--delay ± --jitter) the packets the chosen nodes
 send to the other nodes; the controller's traffic is not touched. Delay uses
-tc netem where the kernel has it, else an NFQUEUE delayer that runs in this
-command, which then holds until --duration or Ctrl-C.`,
+tc netem where the kernel has it, else an NFQUEUE delayer inside the node's
+agent.`,
 		Example: `  faultline nemesis packet --loss 0.2 --delay 50ms --jitter 10ms --nodes all --duration 1m`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -223,9 +239,10 @@ command, which then holds until --duration or Ctrl-C.`,
 	heal := &cobra.Command{
 		Use:   "heal",
 		Short: "Undo every fault in the cluster 'cluster up' made",
-		Long: `Undo every fault in the cluster: the outstanding faults of its journal, then,
-journal or not, faultline's iptables chains, stopped processes and skewed
-clocks in its nodes; members that a kill left dead are restarted.`,
+		Long: `Undo every fault in the cluster: each node's agent undoes what its ledger
+holds (the outstanding faults of the journal), then, ledger or not,
+faultline's iptables chains, netem and skewed clocks on its nodes; services
+that a kill left dead are restarted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return healByHand(cmd.OutOrStdout(), store)
@@ -235,37 +252,22 @@ clocks in its nodes; members that a kill left dead are restarted.`,
 	rootCmd.AddCommand(cmd)
 }
 
-// handCluster is the cluster `cluster up` made, attached to.
-type handCluster struct {
-	state   *clusterState
-	cluster *local.Cluster
-	target  *etcd.Target
-	journal string
-}
-
-func attachByHand(store string) (*handCluster, error) {
-	st, err := loadClusterState(store)
+func attachByHand(ctx context.Context, store string) (*controller.Attached, error) {
+	dir := controller.ClusterDir(store)
+	a, err := controller.Attach(ctx, dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, withCode(exitError, fmt.Errorf("no cluster: %s does not exist (start one with 'faultline cluster up --store %s')", clusterStatePath(store), store))
+		return nil, withCode(exitError, fmt.Errorf("no cluster: %s does not exist (start one with 'faultline cluster up --store %s')", filepath.Join(dir, controller.ClusterFile), store))
 	}
 	if err != nil {
 		return nil, withCode(exitError, err)
 	}
-	c, err := local.Attach(st.RunID)
-	if err != nil {
-		return nil, withCode(exitError, fmt.Errorf("cluster %s from %s: %w", st.RunID, clusterStatePath(store), err))
-	}
-	h := &handCluster{state: st, cluster: c, journal: filepath.Join(clusterDir(store), nemesis.JournalFile)}
-	if st.Target == "etcd" {
-		if h.target, err = etcd.New(c, etcd.Options{Dir: st.Dir}); err != nil {
-			return nil, withCode(exitError, err)
-		}
-	}
-	return h, nil
+	return a, nil
 }
 
-func injectByHand(out io.Writer, store string, args nemesis.Args, duration time.Duration, seed int64) error {
-	h, err := attachByHand(store)
+func injectByHand(out io.Writer, store string, args nemesis.Args, duration, lease time.Duration, seed int64) error {
+	ctx, cancel := signalContext(time.Minute)
+	defer cancel()
+	a, err := attachByHand(ctx, store)
 	if err != nil {
 		return err
 	}
@@ -276,43 +278,48 @@ func injectByHand(out io.Writer, store string, args nemesis.Args, duration time.
 	if seed == 0 {
 		seed = rand.Int64()
 	}
-	env := &nemesis.Env{Cluster: h.cluster, Logf: func(f string, a ...any) { fmt.Fprintf(out, f+"\n", a...) }}
-	if h.target != nil {
-		env.DB = h.target
+	agents := a.Agents(lease)
+	env := &nemesis.Env{Cluster: a.Cluster, Agents: agents, DB: a.DB, Logf: func(f string, args ...any) { fmt.Fprintf(out, f+"\n", args...) }}
+	if _, err := nemesis.Check(ctx, a.Cluster, agents, []string{args.Fault()}, a.DB != nil); err != nil {
+		agents.Close(ctx)
+		return withCode(exitError, err)
 	}
-	j, err := nemesis.OpenJournal(h.journal)
+	ref := a.Cluster.Ref()
+	j, err := nemesis.OpenJournal(filepath.Join(a.Dir, nemesis.JournalFile), &ref, agents.Session())
 	if err != nil {
+		agents.Close(ctx)
 		return withCode(exitError, err)
 	}
 	defer j.Close()
 	fl := nemesis.NewFailer(spec.New(env), j)
-	ctx, cancel := signalContext(time.Minute)
-	defer cancel()
 	act, err := fl.Inject(ctx, args, rand.New(rand.NewPCG(uint64(seed), 0)))
 	if err != nil {
+		agents.Close(ctx)
 		return withCode(exitError, fmt.Errorf("nemesis %s: %w", args.Fault(), err))
 	}
-	fmt.Fprintf(out, "start-%s %s (seed %d, cluster %s)\n", args.Fault(), describe(act), seed, h.state.RunID)
-
-	// A strobe or an NFQUEUE delayer lives in this process: hold.
-	hold := duration
-	if v, ok := act.Value().(map[string]any); ok && hold == 0 && v["method"] == nemesis.DelayNfqueue {
-		hold = 100 * 365 * 24 * time.Hour
-	}
-	if hold == 0 {
-		fmt.Fprintf(out, "in effect until: faultline nemesis heal --store %s\n", store)
+	fmt.Fprintf(out, "start-%s %s (seed %d, cluster %s)\n", args.Fault(), describe(act), seed, a.Cluster.RunID())
+	if duration == 0 {
+		// The nodes' agents hold the fault (a strobe or a delayer in
+		// their own processes) until healed, or until the lease runs out.
+		agents.Detach()
+		if lease > 0 {
+			fmt.Fprintf(out, "in effect for up to %v (the lease), or until: faultline nemesis heal --store %s\n", lease, store)
+		} else {
+			fmt.Fprintf(out, "in effect until: faultline nemesis heal --store %s\n", store)
+		}
 		return nil
 	}
-	wait, stop := signalContext(hold)
+	wait, stop := signalContext(duration)
 	defer stop()
-	if duration == 0 {
-		fmt.Fprintln(out, "holding: the fault runs in this process; Ctrl-C recovers it")
-	}
 	<-wait.Done()
 	rctx, rcancel := context.WithTimeout(context.Background(), time.Minute)
 	defer rcancel()
 	if err := fl.Recover(rctx); err != nil {
+		agents.Detach()
 		return withCode(exitError, fmt.Errorf("nemesis %s: %w (run 'faultline nemesis heal --store %s')", args.Fault(), err, store))
+	}
+	if err := agents.Close(rctx); err != nil {
+		return withCode(exitError, err)
 	}
 	fmt.Fprintf(out, "stop-%s\n", args.Fault())
 	return nil
@@ -327,40 +334,40 @@ func describe(a nemesis.Action) string {
 }
 
 func healByHand(out io.Writer, store string) error {
-	h, err := attachByHand(store)
+	ctx, cancel := signalContext(2 * time.Minute)
+	defer cancel()
+	a, err := attachByHand(ctx, store)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := signalContext(2 * time.Minute)
-	defer cancel()
 	var errs []error
-	rep, err := nemesis.HealJournal(ctx, h.journal)
+	rep, err := nemesis.HealJournal(ctx, filepath.Join(a.Dir, nemesis.JournalFile))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	killed := rep.Killed
 	rep.Killed = nil // restarted below
-	fmt.Fprint(out, strings.ReplaceAll(rep.String(), "no fault to heal\n", ""))
-	swept, err := nemesis.SweepCluster(ctx, h.cluster)
+	// Journal or not, every fault of faultline's on the nodes.
+	swept, err := nemesis.HealNodes(ctx, a.Cluster, nemesis.HealOptions{Sweep: true, ContStopped: a.Cluster.Backend() == "local"})
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if !swept.Empty() {
-		fmt.Fprint(out, swept)
-	}
-	// Members a kill left dead: start them again.
-	restarted := 0
-	if h.target != nil {
-		for _, k := range killed {
-			if err := h.target.Start(ctx, k.Node); err != nil && !strings.Contains(err.Error(), "already running") {
+	rep.Merge(swept)
+	fmt.Fprint(out, rep)
+	// Services a kill left dead: start them again.
+	if a.DB != nil {
+		for _, k := range slices.Compact(slices.Sorted(slices.Values(killed))) {
+			if ps, err := a.DB.Processes(ctx, k); err == nil && len(ps) > 0 {
+				continue
+			}
+			if err := a.DB.Start(ctx, k); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			restarted++
-			fmt.Fprintf(out, "restarted the etcd member on %s\n", k.Node)
+			fmt.Fprintf(out, "restarted the %s service on %s\n", a.Record.Target, k)
 		}
 	}
-	if rep.Empty() && swept.Empty() && len(killed) == 0 {
+	if rep.Empty() && len(killed) == 0 {
 		fmt.Fprintln(out, "no fault to heal")
 	}
 	if err := errors.Join(errs...); err != nil {

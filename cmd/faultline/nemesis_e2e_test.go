@@ -85,8 +85,8 @@ func TestKilledMidFaultThenHeal(t *testing.T) {
 		inEffect func(t *testing.T, pids []int) bool
 		healed   string
 	}{
-		{"partition", func(t *testing.T, _ []int) bool { return faultlineChains(t) > 0 }, "removed iptables chain"},
-		{"pause", func(t *testing.T, pids []int) bool { return anyStopped(pids) }, "resumed stopped process"},
+		{"partition", func(t *testing.T, _ []int) bool { return faultlineChains(t) > 0 }, "iptables chain FAULTLINE-PARTITION"},
+		{"pause", func(t *testing.T, pids []int) bool { return anyStopped(pids) }, "resumed stopped pid"},
 		{"clock", func(t *testing.T, pids []int) bool { return anySkewed(t, pids) }, "reset the clock"},
 	}
 	for _, c := range cases {
@@ -177,4 +177,23 @@ func faultlineChains(t *testing.T) int {
 		n += strings.Count(string(out), "-N FAULTLINE")
 	}
 	return n
+}
+
+// faultlineRuleLines lists the FAULTLINE lines of `iptables -S` in
+// faultline's namespaces.
+func faultlineRuleLines(t *testing.T) []string {
+	var out []string
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "fl-") {
+			continue
+		}
+		b, _ := exec.Command("ip", "netns", "exec", e.Name(), "iptables", "-S").CombinedOutput()
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "FAULTLINE") {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
 }

@@ -13,41 +13,59 @@ import (
 	"golang.org/x/term"
 
 	"github.com/faultline-dev/faultline/controller"
+	"github.com/faultline-dev/faultline/nemesis"
 	"github.com/faultline-dev/faultline/workloads"
 )
 
 func init() {
 	def := controller.DefaultPlan()
 	var (
-		planFile, nodes string
-		p               = def
-		timeLimit       time.Duration
-		opTimeout       time.Duration
-		recovery        time.Duration
-		nemInterval     time.Duration
+		planFile    string
+		p           = def
+		cf          clusterFlags
+		timeLimit   time.Duration
+		opTimeout   time.Duration
+		recovery    time.Duration
+		nemInterval time.Duration
+		faultLease  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags]",
 		Short: "Run a test: set up a cluster, drive a workload, record, check",
-		Long: `Run one test end to end: stand up a cluster of the target on local hosts
-(network namespaces on this machine; needs root), drive a concurrent workload
-at it, stream every operation to store/<name>/<time>/history.jsonl, then heal,
-wait for the cluster to recover, tear down, check the history and write
-results.json. store/latest points at the newest run.
+		Long: `Run one test end to end: stand up a cluster of the target (on local hosts:
+network namespaces on this machine, which needs root; or on real machines over
+SSH with --control ssh), drive a concurrent workload at it, stream every
+operation to store/<name>/<time>/history.jsonl, then heal, wait for the
+cluster to recover, tear down, collect the nodes' logs, check the history and
+write results.json. store/latest points at the newest run.
 
 The default is the main job: a 5-node etcd cluster and the register workload
-(independent CAS registers, checked per key for linearizability).
+(independent CAS registers, checked per key for linearizability), no faults.
+
+Over SSH, every node is connected to and its host key verified before
+anything is uploaded or started; faultline installs its own binary as the
+node agent (once per build, under /var/lib/faultline) and needs nothing else
+for etcd. An existing cluster (already installed and running, e.g. by
+systemd) is tested with --target-opt existing=true and how it is managed
+(see 'faultline list targets').
+
+Faults are applied by each node's agent and held under a lease
+(--fault-lease) that the controller renews: if the controller dies or loses
+the network, the nodes heal themselves when it runs out; 'faultline heal'
+heals at once.
 
 A plan can come from a YAML file (-c plan.yaml) with the same fields as
-plan.json (name, target, workload, nodes, concurrency, rate, time-limit, seed,
-store, op-timeout, recovery-timeout, read-consistency, isolation, upsert,
-nemesis, nemesis-interval); flags given on the command line override it.
+plan.json (name, target, workload, control, nodes, nodes-file, concurrency,
+rate, time-limit, seed, store, op-timeout, recovery-timeout, target-options,
+control-options, nemesis, nemesis-interval, fault-lease); flags given on the
+command line override it.
 
 Ctrl-C stops the workload, tears the cluster down and still checks what was
 recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
-		Example: `  faultline run                              # 5-node etcd, register workload, 30 s
-  faultline run --time-limit 2m --concurrency 20 --rate 500
-  faultline run --read-consistency serializable
+		Example: `  faultline run                              # 5-node etcd, register workload, 30 s, no faults
+  faultline run --nemesis partition,kill,pause,clock --nemesis-interval 5s
+  faultline run --read-consistency serializable --nemesis partition   # finds stale reads
+  faultline run --control ssh --nodes-file nodes --ssh-key ~/.ssh/id_ed25519
   faultline run -c plan.yaml --seed 42`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,21 +77,15 @@ recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
 				}
 			}
 			// Flags override the file only where given.
-			var ferr error
+			if err := cf.apply(cmd, &plan); err != nil {
+				return withCode(exitError, err)
+			}
 			cmd.Flags().Visit(func(f *pflag.Flag) {
 				switch f.Name {
 				case "name":
 					plan.Name = p.Name
-				case "target":
-					plan.Target = p.Target
 				case "workload":
 					plan.Workload = p.Workload
-				case "nodes":
-					ns, err := controller.ParseNodes(nodes)
-					if err != nil {
-						ferr = err
-					}
-					plan.Nodes = ns
 				case "concurrency":
 					plan.Concurrency = p.Concurrency
 				case "rate":
@@ -88,30 +100,24 @@ recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
 					plan.OpTimeout = controller.Duration(opTimeout)
 				case "recovery-timeout":
 					plan.RecoveryTimeout = controller.Duration(recovery)
-				case "read-consistency":
-					plan.ReadConsistency = p.ReadConsistency
-				case "isolation":
-					plan.Isolation = p.Isolation
-				case "upsert":
-					plan.Upsert = p.Upsert
 				case "nemesis":
 					plan.Nemesis = p.Nemesis
 				case "nemesis-interval":
 					plan.NemesisInterval = controller.Duration(nemInterval)
+				case "nemesis-overlap":
+					plan.NemesisOverlap = p.NemesisOverlap
+				case "fault-lease":
+					plan.FaultLease = controller.Duration(faultLease)
 				}
 			})
-			if ferr != nil {
-				return withCode(exitError, ferr)
-			}
 			return runTest(cmd, plan)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&planFile, "config", "c", "", "YAML plan file (flags override it)")
 	fl.StringVar(&p.Name, "name", def.Name, "test name (store/<name>/…; default TARGET-WORKLOAD)")
-	fl.StringVar(&p.Target, "target", def.Target, "system under test: "+strings.Join(controller.TargetNames(), ", "))
+	cf.register(cmd, def)
 	fl.StringVar(&p.Workload, "workload", def.Workload, "workload: "+strings.Join(workloads.Names(), ", "))
-	fl.StringVar(&nodes, "nodes", "5", "node count (n1..nN) or comma-separated names")
 	fl.IntVar(&p.Concurrency, "concurrency", def.Concurrency, "number of concurrent workers")
 	fl.Float64Var(&p.Rate, "rate", def.Rate, "total operations per second (0: as fast as the cluster answers)")
 	fl.DurationVar(&timeLimit, "time-limit", time.Duration(def.TimeLimit), "how long the workload runs")
@@ -119,16 +125,12 @@ recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
 	fl.StringVar(&p.Store, "store", def.Store, "store directory")
 	fl.DurationVar(&opTimeout, "op-timeout", time.Duration(def.OpTimeout), "per-operation timeout; a timed-out op is recorded as info")
 	fl.DurationVar(&recovery, "recovery-timeout", time.Duration(def.RecoveryTimeout), "how long the final phase waits for the cluster to answer again")
-	fl.StringVar(&p.ReadConsistency, "read-consistency", def.ReadConsistency, "etcd read mode: linearizable or serializable")
-	fl.StringVar(&p.Isolation, "isolation", def.Isolation, "PostgreSQL isolation level: serializable, repeatable-read or read-committed")
-	fl.StringVar(&p.Upsert, "upsert", def.Upsert, "PostgreSQL writes: update-insert (UPDATE, then INSERT if no row) or on-conflict (INSERT … ON CONFLICT DO UPDATE)")
-	fl.StringSliceVar(&p.Nemesis, "nemesis", nil, "faults to schedule (comma-separated)")
+	fl.StringSliceVar(&p.Nemesis, "nemesis", nil, "faults to schedule (comma-separated): "+strings.Join(nemesis.Names(), ", "))
 	fl.DurationVar(&nemInterval, "nemesis-interval", time.Duration(def.NemesisInterval), "time between fault changes")
-	_ = cmd.RegisterFlagCompletionFunc("target", fixedCompletions(controller.TargetNames()))
+	fl.BoolVar(&p.NemesisOverlap, "nemesis-overlap", false, "give each fault its own timeline, so faults overlap (a partition while a node is paused)")
+	fl.DurationVar(&faultLease, "fault-lease", time.Duration(def.FaultLease), "how long a node's agent holds a fault without hearing from the controller (0: until healed)")
 	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(workloads.Names()))
-	_ = cmd.RegisterFlagCompletionFunc("read-consistency", fixedCompletions([]string{"linearizable", "serializable"}))
-	_ = cmd.RegisterFlagCompletionFunc("isolation", fixedCompletions([]string{"serializable", "repeatable-read", "read-committed"}))
-	_ = cmd.RegisterFlagCompletionFunc("upsert", fixedCompletions([]string{"update-insert", "on-conflict"}))
+	_ = cmd.RegisterFlagCompletionFunc("nemesis", fixedCompletions(nemesis.Names()))
 	rootCmd.AddCommand(cmd)
 }
 

@@ -12,8 +12,6 @@ import (
 	"github.com/faultline-dev/faultline/control"
 )
 
-var _ control.Adopter = (*Cluster)(nil)
-
 // adopted is a process in a node that this process did not start. It is
 // reached through a pidfd, which cannot name a recycled pid.
 type adopted struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -29,9 +30,17 @@ type Options struct {
 	// the run's lock, so Cleanup treats it as live while any of them runs
 	// (and removes it only when asked to remove detached clusters).
 	Detached bool
+	// StoreDir is the run's store directory: node directories are
+	// StoreDir/nodes/<node>, so that logs are in place without a copy.
+	// Empty means DefaultHome/runs/<run id>/<node>.
+	StoreDir string
 
 	_ struct{}
 }
+
+// DefaultHome holds node directories of clusters made without a store
+// directory.
+const DefaultHome = "/var/lib/faultline"
 
 // Cluster is a set of network namespaces on this host joined by a bridge.
 // It implements control.Cluster and control.Transferer.
@@ -41,6 +50,7 @@ type Cluster struct {
 	hostAddr netip.Addr
 	nodes    []control.Node
 	detached bool
+	dirs     map[string]string // node directory by node
 
 	mu    sync.Mutex
 	lock  *os.File // nil for an attached cluster
@@ -48,10 +58,7 @@ type Cluster struct {
 	torn  bool
 }
 
-var (
-	_ control.Cluster    = (*Cluster)(nil)
-	_ control.Transferer = (*Cluster)(nil)
-)
+var _ control.Cluster = (*Cluster)(nil)
 
 // New creates a cluster: a namespace per node joined by a bridge, and the
 // controller's veth into it. On error, whatever was made is removed.
@@ -91,7 +98,19 @@ func New(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &Cluster{id: id, detached: opts.Detached, lock: lock, procs: map[*process]struct{}{}}
+	c = &Cluster{id: id, detached: opts.Detached, lock: lock, procs: map[*process]struct{}{}, dirs: map[string]string{}}
+	for _, n := range names {
+		if opts.StoreDir != "" {
+			abs, err := filepath.Abs(filepath.Join(opts.StoreDir, "nodes", n))
+			if err != nil {
+				lock.Close()
+				return nil, err
+			}
+			c.dirs[n] = abs
+		} else {
+			c.dirs[n] = filepath.Join(DefaultHome, "runs", id, n)
+		}
+	}
 	defer func() {
 		if err != nil {
 			// A fresh context: ctx may be what failed.
@@ -267,7 +286,7 @@ func Attach(id string) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
-	c := &Cluster{id: id, procs: map[*process]struct{}{}}
+	c := &Cluster{id: id, procs: map[*process]struct{}{}, dirs: map[string]string{}}
 	_, meta := runLockState(id)
 	c.detached = meta.Detached
 	for _, name := range all {
@@ -281,6 +300,7 @@ func Attach(id string) (*Cluster, error) {
 		}
 		c.nodes = append(c.nodes, control.Node{Name: node, Addr: addr})
 		c.subnet = netip.PrefixFrom(addr, bits).Masked()
+		c.dirs[node] = filepath.Join(DefaultHome, "runs", id, node)
 	}
 	if len(c.nodes) == 0 {
 		return nil, fmt.Errorf("no cluster with run id %s on this host (no namespace %s)", id, NamespaceName(id, "*"))
@@ -316,6 +336,38 @@ func nodeAddr(nsName string) (netip.Addr, int, error) {
 
 // RunID is the id in the names of everything the cluster made.
 func (c *Cluster) RunID() string { return c.id }
+
+// Backend implements control.Cluster.
+func (c *Cluster) Backend() string { return BackendName }
+
+// NodeDir implements control.Cluster.
+func (c *Cluster) NodeDir(node string) string { return c.dirs[node] }
+
+// SetNodeDirs sets the node directories of an attached cluster (from its
+// control.Ref).
+func (c *Cluster) SetNodeDirs(dirs map[string]string) {
+	for n, d := range dirs {
+		if d != "" {
+			c.dirs[n] = d
+		}
+	}
+}
+
+// Binary implements control.Cluster: nodes share this host's filesystem,
+// so faultline's agent is the controller's own executable.
+func (c *Cluster) Binary(node string) string {
+	p, _ := control.BinaryPath()
+	return p
+}
+
+// Ref implements control.Cluster.
+func (c *Cluster) Ref() control.Ref {
+	r := control.Ref{Backend: BackendName, RunID: c.id}
+	for _, n := range c.nodes {
+		r.Nodes = append(r.Nodes, control.NodeRef{Name: n.Name, Addr: n.Addr.String(), Dir: c.dirs[n.Name], Binary: c.Binary(n.Name)})
+	}
+	return r
+}
 
 // Subnet is the prefix the nodes' addresses are in.
 func (c *Cluster) Subnet() netip.Prefix { return c.subnet }

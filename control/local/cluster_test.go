@@ -349,7 +349,7 @@ func TestDetachedClusterOutlivesItsCreator(t *testing.T) {
 	if err != nil || len(procs) != 1 || procs[0].Pid != p.Pid() {
 		t.Errorf("attached Processes(n2) = %v, %v; want [%d]", procs, err, p.Pid())
 	}
-	ap, err := control.Adopter(a).Adopt(ctx, "n2", p.Pid())
+	ap, err := a.Adopt(ctx, "n2", p.Pid())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,10 @@ func (c *Cluster) Start(ctx context.Context, node string, spec control.Cmd) (con
 	cmd.Env = append(os.Environ(), spec.Env...)
 	cmd.Dir = spec.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if spec.Stdout != nil {
+		cmd.Stdout = spec.Stdout
+	}
+	cmd.Stdin = spec.Stdin
 	// Its own session: terminal signals reach the controller only, and a
 	// signal to -pid reaches the process's children too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -196,7 +200,17 @@ func (c *Cluster) Exec(ctx context.Context, node string, spec control.Cmd) ([]by
 	cmd.Env = append(os.Environ(), spec.Env...)
 	cmd.Dir = spec.Dir
 	cmd.Stdout, cmd.Stderr = &out, &out
+	if spec.Stdout != nil {
+		cmd.Stdout = spec.Stdout
+	}
+	if spec.Stderr != nil {
+		cmd.Stderr = spec.Stderr
+	}
+	cmd.Stdin = spec.Stdin
 	if err := inNamespace(NamespaceName(c.id, node), cmd.Start); err != nil {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("%w: %w", control.ErrNotFound, err)
+		}
 		return nil, fmt.Errorf("running %s on %s: %w", spec.Path, node, err)
 	}
 	err := cmd.Wait()

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,7 +42,7 @@ func TestMain(m *testing.M) {
 func buildGoProbe(dir string) (string, error) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goTool = "/usr/local/go/bin/go"
 	}
 	out := filepath.Join(dir, "clockprobe")
 	if b, err := exec.Command(goTool, "build", "-o", out, "./testdata/clockprobe").CombinedOutput(); err != nil {

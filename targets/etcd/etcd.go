@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,7 +14,9 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/internal/options"
 	"github.com/faultline-dev/faultline/targets"
+	"github.com/faultline-dev/faultline/targets/service"
 )
 
 // Read consistencies for Options.ReadConsistency.
@@ -26,12 +27,12 @@ const (
 
 // Options configure the etcd target. Zero values mean the defaults.
 type Options struct {
-	// Dir holds every node's data and log: <Dir>/<node>/data,
-	// <Dir>/<node>/etcd.log. Required.
+	// Dir holds every node's data and log, on the node: <Dir>/<node>/data,
+	// <Dir>/<node>/etcd.log. Required unless Existing.
 	Dir string
 	// Command runs a member: Command[0] is the executable and Command[1:]
-	// come before the member's flags. Default: this executable with
-	// MemberCommand (`faultline etcd-member`).
+	// come before the member's flags. Default: faultline's binary on the
+	// node (control.Cluster.Binary) with MemberCommand.
 	Command []string
 	// Env is added to a member's environment.
 	Env []string
@@ -55,20 +56,20 @@ type Options struct {
 	// ClusterToken tells this cluster's members from another's (default
 	// "faultline").
 	ClusterToken string
+	// Existing, if set, is an etcd cluster that runs on the nodes already,
+	// managed outside faultline: faultline never installs, wipes, stops or
+	// reconfigures it, and kills and restarts it through its manager.
+	Existing *service.Service
+	// Endpoints are the existing members' client URLs by node (default
+	// http://<node address>:<ClientPort>).
+	Endpoints map[string]string
 
 	_ struct{}
 }
 
 func (o *Options) fill() error {
-	if o.Dir == "" {
+	if o.Dir == "" && o.Existing == nil {
 		return errors.New("etcd target: no Dir for the nodes' data and logs")
-	}
-	if len(o.Command) == 0 {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("etcd target: finding this executable to run members with: %w", err)
-		}
-		o.Command = []string{exe, MemberCommand}
 	}
 	switch o.ReadConsistency {
 	case "":
@@ -104,6 +105,47 @@ func (o *Options) fill() error {
 	return nil
 }
 
+// OptionSpecs are the target's options (--target-opt KEY=VALUE).
+func OptionSpecs() []options.Spec {
+	return append([]options.Spec{
+		{Name: "read-consistency", Doc: "what reads use: linearizable (a quorum read) or serializable (the member's local state, stale under partitions)", Default: Linearizable, Values: []string{Linearizable, Serializable}},
+		{Name: "client-port", Doc: "members' client port", Default: "2379", Check: options.CheckInt(1, 65535)},
+		{Name: "peer-port", Doc: "members' peer port", Default: "2380", Check: options.CheckInt(1, 65535)},
+		{Name: "heartbeat-ms", Doc: "raft heartbeat interval", Default: "100", Check: options.CheckInt(1, 60000)},
+		{Name: "election-ms", Doc: "raft election timeout", Default: "1000", Check: options.CheckInt(1, 600000)},
+		{Name: "log-level", Doc: "members' log level", Default: "info", Values: []string{"debug", "info", "warn", "error"}},
+		{Name: "endpoints", Doc: "existing: members' client URLs as NODE=URL,… (default http://<node address>:<client-port>)"},
+	}, service.Options()...)
+}
+
+// FromOptions makes Options from the target's resolved options.
+func FromOptions(v options.Values, dir string, requestTimeout time.Duration) (Options, error) {
+	o := Options{
+		Dir: dir, ReadConsistency: v.Get("read-consistency"), RequestTimeout: requestTimeout,
+		ClientPort: v.Int("client-port"), PeerPort: v.Int("peer-port"),
+		HeartbeatMs: uint(v.Int("heartbeat-ms")), ElectionMs: uint(v.Int("election-ms")), LogLevel: v.Get("log-level"),
+	}
+	svc, err := service.FromOptions(v)
+	if err != nil {
+		return o, fmt.Errorf("etcd: %w", err)
+	}
+	o.Existing = svc
+	if eps := v.Get("endpoints"); eps != "" {
+		if svc == nil {
+			return o, errors.New("etcd: option endpoints is for an existing cluster: add existing=true")
+		}
+		o.Endpoints = map[string]string{}
+		for kv := range strings.SplitSeq(eps, ",") {
+			n, u, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok || n == "" || u == "" {
+				return o, fmt.Errorf("etcd: endpoints: %q: want NODE=URL", kv)
+			}
+			o.Endpoints[n] = u
+		}
+	}
+	return o, nil
+}
+
 // Target runs an etcd member on every node of a control.Cluster.
 type Target struct {
 	cluster control.Cluster
@@ -129,6 +171,11 @@ func New(cluster control.Cluster, opts Options) (*Target, error) {
 	if len(t.nodes) == 0 {
 		return nil, errors.New("etcd target: the cluster has no nodes")
 	}
+	for n := range opts.Endpoints {
+		if _, err := t.node(n); err != nil {
+			return nil, fmt.Errorf("etcd target: endpoints: %w", err)
+		}
+	}
 	return t, nil
 }
 
@@ -147,6 +194,9 @@ func (t *Target) logPath(node string) string { return filepath.Join(t.nodeDir(no
 func (t *Target) pidPath(node string) string { return filepath.Join(t.nodeDir(node), "member.pid") }
 
 func (t *Target) clientURL(n control.Node) string {
+	if u, ok := t.opts.Endpoints[n.Name]; ok {
+		return u
+	}
 	return "http://" + net.JoinHostPort(n.Addr.String(), strconv.Itoa(t.opts.ClientPort))
 }
 
@@ -198,12 +248,12 @@ func (t *Target) memberArgs(n control.Node, state string) []string {
 // ignored by a member restarting on its data), and "existing" for a member
 // whose data was wiped while others' was not: it then joins the running
 // cluster as the member it was, with an empty log (see Wipe).
-func (t *Target) clusterState(node string) string {
-	if _, err := os.Stat(filepath.Join(t.dataDir(node), "member")); err == nil {
+func (t *Target) clusterState(ctx context.Context, node string) string {
+	if ok, _ := t.cluster.Exists(ctx, node, filepath.Join(t.dataDir(node), "member")); ok {
 		return "new"
 	}
 	for _, n := range t.nodes {
-		if _, err := os.Stat(filepath.Join(t.dataDir(n.Name), "member")); err == nil {
+		if ok, _ := t.cluster.Exists(ctx, n.Name, filepath.Join(t.dataDir(n.Name), "member")); ok {
 			return "existing"
 		}
 	}
@@ -212,12 +262,24 @@ func (t *Target) clusterState(node string) string {
 
 // Setup gives every node an empty data directory and starts every member.
 // Call WaitHealthy before using the cluster.
+//
+// For an existing cluster it only checks that every member's service
+// runs, starting it through its manager where it does not.
 func (t *Target) Setup(ctx context.Context) error {
+	if t.opts.Existing != nil {
+		for _, n := range t.nodes {
+			if err := t.opts.Existing.StartOn(ctx, t.cluster, n.Name); err != nil {
+				return fmt.Errorf("etcd setup: %w", err)
+			}
+		}
+		return nil
+	}
 	for _, n := range t.nodes {
-		if err := os.RemoveAll(t.nodeDir(n.Name)); err != nil {
+		// The data only: the node's directory is shared with the agent.
+		if err := t.cluster.RemoveAll(ctx, n.Name, t.dataDir(n.Name)); err != nil {
 			return fmt.Errorf("etcd setup on %s: %w", n.Name, err)
 		}
-		if err := os.MkdirAll(t.nodeDir(n.Name), 0o755); err != nil {
+		if err := t.cluster.MkdirAll(ctx, n.Name, t.nodeDir(n.Name), 0o755); err != nil {
 			return fmt.Errorf("etcd setup on %s: %w", n.Name, err)
 		}
 	}
@@ -230,11 +292,18 @@ func (t *Target) Setup(ctx context.Context) error {
 }
 
 // Teardown kills every member and closes the target's clients. Data and
-// logs stay in Dir.
+// logs stay in Dir. An existing cluster is left running (started again
+// where a fault left a member down).
 func (t *Target) Teardown(ctx context.Context) error {
 	var errs []error
 	for _, n := range t.nodes {
-		if err := t.Kill(ctx, n.Name); err != nil {
+		var err error
+		if t.opts.Existing != nil {
+			err = t.opts.Existing.StartOn(ctx, t.cluster, n.Name)
+		} else {
+			err = t.Kill(ctx, n.Name)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -261,11 +330,10 @@ func (t *Target) running(ctx context.Context, node string) control.Process {
 			return p
 		}
 	}
-	ad, ok := t.cluster.(control.Adopter)
-	if !ok {
+	if t.opts.Existing != nil {
 		return nil
 	}
-	b, err := os.ReadFile(t.pidPath(node))
+	b, err := t.cluster.ReadFile(ctx, node, t.pidPath(node))
 	if err != nil {
 		return nil
 	}
@@ -273,7 +341,7 @@ func (t *Target) running(ctx context.Context, node string) control.Process {
 	if err != nil {
 		return nil
 	}
-	p, err := ad.Adopt(ctx, node, pid)
+	p, err := t.cluster.Adopt(ctx, node, pid)
 	if err != nil {
 		return nil
 	}
@@ -284,7 +352,13 @@ func (t *Target) running(ctx context.Context, node string) control.Process {
 // Start starts node's member on the data it has. Starting a running member
 // is an error.
 func (t *Target) Start(ctx context.Context, node string) error {
-	return t.start(ctx, node, t.clusterState(node))
+	if t.opts.Existing != nil {
+		if _, err := t.node(node); err != nil {
+			return err
+		}
+		return t.opts.Existing.StartOn(ctx, t.cluster, node)
+	}
+	return t.start(ctx, node, t.clusterState(ctx, node))
 }
 
 func (t *Target) start(ctx context.Context, node, state string) error {
@@ -295,16 +369,20 @@ func (t *Target) start(ctx context.Context, node, state string) error {
 	if p := t.running(ctx, node); p != nil {
 		return fmt.Errorf("etcd start on %s: already running (pid %d)", node, p.Pid())
 	}
+	command := t.opts.Command
+	if len(command) == 0 {
+		command = []string{t.cluster.Binary(node), MemberCommand}
+	}
 	p, err := t.cluster.Start(ctx, node, control.Cmd{
-		Path:    t.opts.Command[0],
-		Args:    append(slices.Clone(t.opts.Command[1:]), t.memberArgs(n, state)...),
+		Path:    command[0],
+		Args:    append(slices.Clone(command[1:]), t.memberArgs(n, state)...),
 		Env:     t.opts.Env,
 		LogPath: t.logPath(node),
 	})
 	if err != nil {
 		return fmt.Errorf("etcd start on %s: %w", node, err)
 	}
-	if err := os.WriteFile(t.pidPath(node), []byte(strconv.Itoa(p.Pid())+"\n"), 0o644); err != nil {
+	if err := t.cluster.WriteFile(ctx, node, t.pidPath(node), []byte(strconv.Itoa(p.Pid())+"\n"), 0o644); err != nil {
 		return fmt.Errorf("etcd start on %s: %w", node, err)
 	}
 	t.mu.Lock()
@@ -318,6 +396,9 @@ func (t *Target) start(ctx context.Context, node, state string) error {
 func (t *Target) Stop(ctx context.Context, node string) error {
 	if _, err := t.node(node); err != nil {
 		return err
+	}
+	if t.opts.Existing != nil {
+		return fmt.Errorf("etcd stop on %s: the cluster is an existing one; faultline does not stop it", node)
 	}
 	p := t.running(ctx, node)
 	if p == nil {
@@ -342,6 +423,9 @@ func (t *Target) Stop(ctx context.Context, node string) error {
 func (t *Target) Kill(ctx context.Context, node string) error {
 	if _, err := t.node(node); err != nil {
 		return err
+	}
+	if t.opts.Existing != nil {
+		return t.opts.Existing.Kill(ctx, t.cluster, node)
 	}
 	p := t.running(ctx, node)
 	if p == nil {
@@ -373,28 +457,41 @@ func signalLive(p control.Process, sig syscall.Signal) error {
 	return nil
 }
 
-// Pause freezes node's member (SIGSTOP).
-func (t *Target) Pause(ctx context.Context, node string) error {
-	return t.signal(ctx, node, "pause", syscall.SIGSTOP)
-}
-
-// Resume thaws node's member (SIGCONT).
-func (t *Target) Resume(ctx context.Context, node string) error {
-	return t.signal(ctx, node, "resume", syscall.SIGCONT)
-}
-
-func (t *Target) signal(ctx context.Context, node, what string, sig syscall.Signal) error {
+// Processes implements targets.DB: the member's process, or the existing
+// service's.
+func (t *Target) Processes(ctx context.Context, node string) ([]int, error) {
 	if _, err := t.node(node); err != nil {
-		return err
+		return nil, err
 	}
-	p := t.running(ctx, node)
-	if p == nil {
-		return fmt.Errorf("etcd %s on %s: not running", what, node)
+	if t.opts.Existing != nil {
+		return t.opts.Existing.Pids(ctx, t.cluster, node)
 	}
-	if err := p.Signal(sig); err != nil {
-		return fmt.Errorf("etcd %s on %s: %w", what, node, err)
+	if p := t.running(ctx, node); p != nil {
+		return []int{p.Pid()}, nil
 	}
-	return nil
+	return nil, nil
+}
+
+// RestartCommand implements targets.Restarter for an existing cluster:
+// its manager's start command. A member faultline started has none.
+func (t *Target) RestartCommand(node string) []string {
+	if t.opts.Existing == nil {
+		return nil
+	}
+	n, err := t.node(node)
+	if err != nil {
+		return nil
+	}
+	return t.opts.Existing.StartCommand(node, n.Addr.String())
+}
+
+// CollectLogs implements targets.LogCollector: an existing cluster's logs
+// (files or journal); a member's log file otherwise.
+func (t *Target) CollectLogs(ctx context.Context, node, dir string) error {
+	if t.opts.Existing != nil {
+		return t.opts.Existing.CollectLogs(ctx, t.cluster, node, dir)
+	}
+	return t.cluster.Download(ctx, node, t.logPath(node), filepath.Join(dir, filepath.Base(t.logPath(node))))
 }
 
 // Restart stops node's member if it runs (gracefully) and starts it again
@@ -415,10 +512,13 @@ func (t *Target) Wipe(ctx context.Context, node string) error {
 	if _, err := t.node(node); err != nil {
 		return err
 	}
+	if t.opts.Existing != nil {
+		return fmt.Errorf("etcd wipe on %s: the cluster is an existing one; faultline never removes its data", node)
+	}
 	if p := t.running(ctx, node); p != nil {
 		return fmt.Errorf("etcd wipe on %s: the member is running (pid %d); kill it first", node, p.Pid())
 	}
-	if err := os.RemoveAll(t.dataDir(node)); err != nil {
+	if err := t.cluster.RemoveAll(ctx, node, t.dataDir(node)); err != nil {
 		return fmt.Errorf("etcd wipe on %s: %w", node, err)
 	}
 	return nil
@@ -426,6 +526,15 @@ func (t *Target) Wipe(ctx context.Context, node string) error {
 
 // LogFiles lists node's log files.
 func (t *Target) LogFiles(node string) []string {
+	if t.opts.Existing != nil {
+		var out []string
+		for _, l := range t.opts.Existing.Logs {
+			if l != "journald" {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
 	return []string{t.logPath(node)}
 }
 

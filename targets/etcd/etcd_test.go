@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/agent/agenttest"
 	"github.com/faultline-dev/faultline/control/controltest"
 	"github.com/faultline-dev/faultline/control/local"
 	"github.com/faultline-dev/faultline/control/local/localtest"
@@ -22,7 +23,7 @@ func newTarget(t testing.TB, nodes int) (*local.Cluster, *Target) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start := time.Now()
-	c, err := local.New(ctx, local.Options{Nodes: local.NodeNames(nodes)})
+	c, err := local.New(ctx, local.Options{Nodes: local.NodeNames(nodes), StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,8 @@ func TestFiveMembersUnderKillPauseAndRestart(t *testing.T) {
 	// Pause a member: requests to it time out (indeterminate); the rest of
 	// the cluster carries on; after Resume it serves again.
 	paused := "n3"
-	if err := tg.Pause(ctx, paused); err != nil {
+	pauser := agenttest.NewPauser(t, c)
+	if err := pauser.Pause(ctx, tg, paused); err != nil {
 		t.Fatal(err)
 	}
 	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
@@ -213,7 +215,7 @@ func TestFiveMembersUnderKillPauseAndRestart(t *testing.T) {
 		t.Errorf("Write to a paused member: %v, want an indeterminate error", err)
 	}
 	retry(t, 20*time.Second, "write while n3 is paused", func() error { return clients["n4"].Write(ctx, "r1", 13) })
-	if err := tg.Resume(ctx, paused); err != nil {
+	if err := pauser.Resume(ctx, paused); err != nil {
 		t.Fatal(err)
 	}
 	if err := tg.WaitHealthy(ctx); err != nil {
@@ -263,7 +265,7 @@ func TestFiveMembersUnderKillPauseAndRestart(t *testing.T) {
 }
 
 func TestSerializableReads(t *testing.T) {
-	_, tg := newTarget(t, 3)
+	c, tg := newTarget(t, 3)
 	tg.opts.ReadConsistency = Serializable
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -286,8 +288,9 @@ func TestSerializableReads(t *testing.T) {
 	}
 	// A serializable read is served locally: it still answers while the
 	// member has lost its quorum (both others paused).
+	pauser := agenttest.NewPauser(t, c)
 	for _, n := range []string{"n1", "n3"} {
-		if err := tg.Pause(ctx, n); err != nil {
+		if err := pauser.Pause(ctx, tg, n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -296,7 +299,7 @@ func TestSerializableReads(t *testing.T) {
 		t.Errorf("serializable Read without a quorum = %v, %v; want 5", v, err)
 	}
 	for _, n := range []string{"n1", "n3"} {
-		if err := tg.Resume(ctx, n); err != nil {
+		if err := pauser.Resume(ctx, n); err != nil {
 			t.Fatal(err)
 		}
 	}

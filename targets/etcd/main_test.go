@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/faultline-dev/faultline/agent/agenttest"
 	"github.com/faultline-dev/faultline/control"
 )
 
@@ -14,6 +15,7 @@ import (
 const memberEnv = "FAULTLINE_TEST_ETCD_MEMBER"
 
 func TestMain(m *testing.M) {
+	agenttest.Dispatch()
 	if os.Getenv(memberEnv) == "1" && len(os.Args) > 1 && os.Args[1] == MemberCommand {
 		if err := MemberMain(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -28,11 +28,10 @@ type System struct {
 	// Latency is added to every op, to make ops overlap as in a real system.
 	Latency time.Duration
 
-	mu     sync.Mutex
-	data   map[string]int64
-	stale  map[string]map[string]int64 // node -> key -> lagging value
-	up     bool
-	logDir string
+	mu    sync.Mutex
+	data  map[string]int64
+	stale map[string]map[string]int64 // node -> key -> lagging value
+	up    bool
 }
 
 // New makes a stopped system of the named nodes.
@@ -56,11 +55,15 @@ func (s *System) WaitHealthy(ctx context.Context) error {
 	return nil
 }
 
-func (s *System) Teardown(ctx context.Context) error {
+// Teardown stops the system and writes its logs into logDir.
+func (s *System) Teardown(ctx context.Context, logDir string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.up = false
-	return nil
+	s.mu.Unlock()
+	if logDir == "" {
+		return nil
+	}
+	return s.CollectLogs(logDir)
 }
 
 // CollectLogs writes a one-line log per node, so the store layout is the

@@ -20,8 +20,8 @@ func requirePostgres(t testing.TB) {
 	t.Helper()
 	controltest.RequireRoot(t)
 	why := ""
-	if _, err := findBinDir(); err != nil {
-		why = err.Error()
+	if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres"); len(m) == 0 {
+		why = "no PostgreSQL server under /usr/lib/postgresql/*/bin: install it (apt-get install postgresql)"
 	} else if _, err := user.Lookup("postgres"); err != nil {
 		why = "no postgres user to run the server as: install PostgreSQL (apt-get install postgresql)"
 	}
@@ -43,7 +43,7 @@ func newTarget(t testing.TB, nodes int, opts Options) (*local.Cluster, *Target) 
 	requirePostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := local.New(ctx, local.Options{Nodes: local.NodeNames(nodes)})
+	c, err := local.New(ctx, local.Options{Nodes: local.NodeNames(nodes), StoreDir: searchableTempDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/faultline-dev/faultline/control"
@@ -19,14 +16,14 @@ import (
 func (t *Target) initdb(ctx context.Context) error {
 	node := t.server.Name
 	data := t.dataDir(node)
-	uid, gid, err := lookupUser(t.opts.User)
+	bin, err := t.binDir(ctx)
 	if err != nil {
+		return err
+	}
+	if err := t.cluster.MkdirAll(ctx, node, data, 0o700); err != nil {
 		return fmt.Errorf("postgres initdb on %s: %w", node, err)
 	}
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		return fmt.Errorf("postgres initdb on %s: %w", node, err)
-	}
-	if err := os.Chown(data, uid, gid); err != nil {
+	if err := t.chown(ctx, data); err != nil {
 		return fmt.Errorf("postgres initdb on %s: %w", node, err)
 	}
 	if err := t.checkReachable(ctx, data); err != nil {
@@ -34,25 +31,34 @@ func (t *Target) initdb(ctx context.Context) error {
 	}
 	args := []string{"-D", data, "-U", "postgres", "--encoding=UTF8", "--locale=C", "--data-checksums", "--auth=trust"}
 	if t.opts.Password != "" {
-		pw, err := t.writePwfile(uid, gid)
+		pw, err := t.writePwfile(ctx)
 		if err != nil {
 			return fmt.Errorf("postgres initdb on %s: %w", node, err)
 		}
-		defer os.Remove(pw)
+		defer t.cluster.RemoveAll(context.WithoutCancel(ctx), node, pw)
 		// --auth only shapes initdb's own pg_hba.conf, which hba_file
 		// replaces; the password is what matters.
 		args = append(args, "--pwfile="+pw)
 	}
 	out, err := t.cluster.Exec(ctx, node, control.Cmd{
 		Path: "setpriv",
-		Args: t.asUser(filepath.Join(t.opts.BinDir, "initdb"), args...),
+		Args: t.asUser(filepath.Join(bin, "initdb"), args...),
 		Env:  t.opts.Env,
 	})
 	if err != nil {
 		return fmt.Errorf("postgres initdb on %s: %w", node, err)
 	}
 	// initdb's own account stays next to the server's log.
-	_ = os.WriteFile(filepath.Join(t.nodeDir(node), "initdb.log"), out, 0o644)
+	_ = t.cluster.WriteFile(ctx, node, filepath.Join(t.nodeDir(node), "initdb.log"), out, 0o644)
+	return nil
+}
+
+// chown gives path on the server's node to the target's user.
+func (t *Target) chown(ctx context.Context, path string) error {
+	u := t.opts.User
+	if _, err := t.cluster.Exec(ctx, t.server.Name, control.Cmd{Path: "chown", Args: []string{u + ":" + u, path}}); err != nil {
+		return fmt.Errorf("giving %s to the %s user (does it exist? PostgreSQL's package makes it): %w", path, u, err)
+	}
 	return nil
 }
 
@@ -72,24 +78,21 @@ func (t *Target) checkReachable(ctx context.Context, dir string) error {
 
 // writePwfile writes the password for initdb into a file only the target's
 // user can read, under a random name; the caller removes it.
-func (t *Target) writePwfile(uid, gid int) (string, error) {
+func (t *Target) writePwfile(ctx context.Context) (string, error) {
 	path := filepath.Join(t.nodeDir(t.server.Name), ".pwfile-"+rand.Text()[:8])
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", err
-	}
-	_, werr := f.WriteString(t.opts.Password + "\n")
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr, os.Chown(path, uid, gid)); err != nil {
-		os.Remove(path)
+	if err := t.cluster.WriteFile(ctx, t.server.Name, path, []byte(t.opts.Password+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("writing the password file: %w", err)
+	}
+	if err := t.chown(ctx, path); err != nil {
+		_ = t.cluster.RemoveAll(ctx, t.server.Name, path)
+		return "", err
 	}
 	return path, nil
 }
 
 // writeHBA writes the server's pg_hba.conf: trust from the trusted
 // networks, or a password from anywhere.
-func (t *Target) writeHBA() error {
+func (t *Target) writeHBA(ctx context.Context) error {
 	var b strings.Builder
 	b.WriteString("# Written by faultline's postgres target.\n# TYPE DATABASE USER ADDRESS METHOD\n")
 	if t.opts.Password != "" {
@@ -100,18 +103,5 @@ func (t *Target) writeHBA() error {
 			fmt.Fprintf(&b, "host all all %s trust\n", p)
 		}
 	}
-	return os.WriteFile(t.hbaPath(t.server.Name), []byte(b.String()), 0o644)
-}
-
-func lookupUser(name string) (uid, gid int, err error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return 0, 0, fmt.Errorf("user %s (PostgreSQL refuses to run as root; the postgresql package creates it): %w", name, err)
-	}
-	uid, err1 := strconv.Atoi(u.Uid)
-	gid, err2 := strconv.Atoi(u.Gid)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, 0, fmt.Errorf("user %s: %w", name, err)
-	}
-	return uid, gid, nil
+	return t.cluster.WriteFile(ctx, t.server.Name, t.hbaPath(t.server.Name), []byte(b.String()), 0o644)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/internal/options"
 	"github.com/faultline-dev/faultline/targets"
 )
 
@@ -92,13 +94,6 @@ func (o *Options) fill() error {
 	if o.Dir == "" {
 		return errors.New("postgres target: no Dir for the server's data and log")
 	}
-	if o.BinDir == "" {
-		dir, err := findBinDir()
-		if err != nil {
-			return err
-		}
-		o.BinDir = dir
-	}
 	if o.User == "" {
 		o.User = "postgres"
 	}
@@ -126,25 +121,61 @@ func (o *Options) fill() error {
 	return nil
 }
 
-// findBinDir is the newest /usr/lib/postgresql/<version>/bin that has
-// initdb and postgres.
-func findBinDir() (string, error) {
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+// OptionSpecs are the target's options (--target-opt KEY=VALUE).
+func OptionSpecs() []options.Spec {
+	return []options.Spec{
+		{Name: "isolation", Doc: "every transaction's isolation level; the check holds the run to the model it promises", Default: Serializable, Values: []string{Serializable, RepeatableRead, ReadCommitted}},
+		{Name: "upsert", Doc: "how a key with no row yet is written: update-insert (UPDATE, then INSERT if no row) or on-conflict (INSERT … ON CONFLICT DO UPDATE)", Default: "update-insert", Values: []string{"update-insert", "on-conflict"}},
+		{Name: "port", Doc: "the server's port", Default: "5432", Check: options.CheckInt(1, 65535)},
+		{Name: "bin-dir", Doc: "the directory of initdb and postgres on the server's node (default: the newest /usr/lib/postgresql/*/bin)"},
+		{Name: "user", Doc: "the OS user that runs initdb and the server", Default: "postgres"},
+		{Name: "max-connections", Doc: "the server's max_connections", Default: "100", Check: options.CheckInt(5, 10000)},
+	}
+}
+
+// FromOptions makes Options from the target's resolved options.
+func FromOptions(v options.Values, dir string, requestTimeout time.Duration) Options {
+	return Options{
+		Dir: dir, Isolation: v.Get("isolation"), OnConflict: v.Get("upsert") == "on-conflict",
+		Port: v.Int("port"), BinDir: v.Get("bin-dir"), User: v.Get("user"),
+		MaxConnections: v.Int("max-connections"), RequestTimeout: requestTimeout,
+	}
+}
+
+// findBinDir is the newest /usr/lib/postgresql/<version>/bin on the
+// server's node that has initdb and postgres (Debian's layout).
+func (t *Target) findBinDir(ctx context.Context) (string, error) {
+	const script = `for d in /usr/lib/postgresql/*/bin; do [ -x "$d/postgres" ] && [ -x "$d/initdb" ] && echo "$d"; done`
+	out, err := t.cluster.Exec(ctx, t.server.Name, control.Cmd{Path: "/bin/sh", Args: []string{"-c", script}})
+	if err != nil {
+		return "", fmt.Errorf("postgres target: looking for the server on %s: %w", t.server.Name, err)
+	}
 	best, bestV := "", -1
-	for _, m := range matches {
-		dir := filepath.Dir(m)
+	for _, dir := range strings.Fields(string(out)) {
 		v, err := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
-		if err != nil || v <= bestV {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
+		if err == nil && v > bestV {
 			best, bestV = dir, v
 		}
 	}
 	if best == "" {
-		return "", errors.New("postgres target: no PostgreSQL server under /usr/lib/postgresql/*/bin: install it (apt-get install postgresql) or set BinDir")
+		return "", fmt.Errorf("postgres target: no PostgreSQL server under /usr/lib/postgresql/*/bin on %s: install it there (apt-get install postgresql) or give the bin-dir option", t.server.Name)
 	}
 	return best, nil
+}
+
+// binDir is the server's bin directory, found on first use.
+func (t *Target) binDir(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.opts.BinDir != "" {
+		return t.opts.BinDir, nil
+	}
+	dir, err := t.findBinDir(ctx)
+	if err != nil {
+		return "", err
+	}
+	t.opts.BinDir = dir
+	return dir, nil
 }
 
 // Target runs a PostgreSQL server on the first node of a control.Cluster.
@@ -220,15 +251,16 @@ func (t *Target) Setup(ctx context.Context) error {
 	if p := t.running(ctx); p != nil {
 		return fmt.Errorf("postgres setup on %s: a server is running (pid %d); tear it down first", node, p.Pid())
 	}
-	if err := os.RemoveAll(t.nodeDir(node)); err != nil {
+	if _, err := t.binDir(ctx); err != nil {
+		return err
+	}
+	// The data only: the node's directory is shared with the agent.
+	if err := t.cluster.RemoveAll(ctx, node, t.dataDir(node)); err != nil {
 		return fmt.Errorf("postgres setup on %s: %w", node, err)
 	}
-	if err := os.MkdirAll(t.nodeDir(node), 0o755); err != nil {
-		return fmt.Errorf("postgres setup on %s: %w", node, err)
-	}
-	// The postgres user must get through it; the umask may have narrowed
-	// MkdirAll's mode.
-	if err := os.Chmod(t.nodeDir(node), 0o755); err != nil {
+	// The postgres user must get through it (MkdirAll sets the mode
+	// whatever the umask).
+	if err := t.cluster.MkdirAll(ctx, node, t.nodeDir(node), 0o755); err != nil {
 		return fmt.Errorf("postgres setup on %s: %w", node, err)
 	}
 	if err := t.initdb(ctx); err != nil {
@@ -261,11 +293,7 @@ func (t *Target) running(ctx context.Context) control.Process {
 			return p
 		}
 	}
-	ad, ok := t.cluster.(control.Adopter)
-	if !ok {
-		return nil
-	}
-	b, err := os.ReadFile(filepath.Join(t.dataDir(t.server.Name), "postmaster.pid"))
+	b, err := t.cluster.ReadFile(ctx, t.server.Name, filepath.Join(t.dataDir(t.server.Name), "postmaster.pid"))
 	if err != nil {
 		return nil
 	}
@@ -274,7 +302,7 @@ func (t *Target) running(ctx context.Context) control.Process {
 	if err != nil {
 		return nil
 	}
-	p, err := ad.Adopt(ctx, t.server.Name, pid)
+	p, err := t.cluster.Adopt(ctx, t.server.Name, pid)
 	if err != nil {
 		return nil
 	}
@@ -293,17 +321,23 @@ func (t *Target) Start(ctx context.Context, node string) error {
 	if p := t.running(ctx); p != nil {
 		return fmt.Errorf("postgres start on %s: already running (pid %d)", node, p.Pid())
 	}
-	if _, err := os.Stat(filepath.Join(t.dataDir(node), "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+	bin, err := t.binDir(ctx)
+	if err != nil {
+		return err
+	}
+	if ok, err := t.cluster.Exists(ctx, node, filepath.Join(t.dataDir(node), "PG_VERSION")); err != nil {
+		return fmt.Errorf("postgres start on %s: %w", node, err)
+	} else if !ok {
 		if err := t.initdb(ctx); err != nil {
 			return err
 		}
 	}
-	if err := t.writeHBA(); err != nil {
+	if err := t.writeHBA(ctx); err != nil {
 		return fmt.Errorf("postgres start on %s: %w", node, err)
 	}
 	p, err := t.cluster.Start(ctx, node, control.Cmd{
 		Path:    "setpriv",
-		Args:    t.asUser(filepath.Join(t.opts.BinDir, "postgres"), t.serverArgs()...),
+		Args:    t.asUser(filepath.Join(bin, "postgres"), t.serverArgs()...),
 		Env:     t.opts.Env,
 		LogPath: t.logPath(node),
 	})
@@ -442,45 +476,31 @@ func signalLive(p control.Process, sig syscall.Signal) error {
 	return nil
 }
 
-// Pause freezes the server: the postmaster, then each of its children.
-// It returns once all of them are stopped.
-func (t *Target) Pause(ctx context.Context, node string) error {
+// Processes implements targets.DB: the postmaster (the root of the
+// server's process tree) on the server's node, none elsewhere.
+func (t *Target) Processes(ctx context.Context, node string) ([]int, error) {
 	if srv, err := t.isServer(node); err != nil || !srv {
-		return err
+		return nil, err
 	}
-	p := t.running(ctx)
-	if p == nil {
-		return fmt.Errorf("postgres pause on %s: not running", node)
+	if p := t.running(ctx); p != nil {
+		return []int{p.Pid()}, nil
 	}
-	if err := p.Signal(syscall.SIGSTOP); err != nil {
-		return fmt.Errorf("postgres pause on %s: %w", node, err)
-	}
-	if err := t.stopChildren(ctx, p.Pid()); err != nil {
-		return fmt.Errorf("postgres pause on %s: %w", node, err)
-	}
-	return nil
+	return nil, nil
 }
 
-// Resume thaws the server: its children, then the postmaster.
-func (t *Target) Resume(ctx context.Context, node string) error {
-	if srv, err := t.isServer(node); err != nil || !srv {
-		return err
+// CollectLogs implements targets.LogCollector: the server's log and
+// initdb's.
+func (t *Target) CollectLogs(ctx context.Context, node, dir string) error {
+	if node != t.server.Name {
+		return nil
 	}
-	p := t.running(ctx)
-	if p == nil {
-		return fmt.Errorf("postgres resume on %s: not running", node)
+	var errs []error
+	for _, f := range []string{t.logPath(node), filepath.Join(t.nodeDir(node), "initdb.log")} {
+		if err := t.cluster.Download(ctx, node, f, filepath.Join(dir, filepath.Base(f))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
-	kids, err := t.children(ctx, p.Pid())
-	if err != nil {
-		return fmt.Errorf("postgres resume on %s: %w", node, err)
-	}
-	if err := t.signalPids(ctx, "CONT", pidsOf(kids)); err != nil {
-		return fmt.Errorf("postgres resume on %s: %w", node, err)
-	}
-	if err := p.Signal(syscall.SIGCONT); err != nil {
-		return fmt.Errorf("postgres resume on %s: %w", node, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Restart stops the server if it runs (fast shutdown) and starts it again
@@ -501,7 +521,7 @@ func (t *Target) Wipe(ctx context.Context, node string) error {
 	if p := t.running(ctx); p != nil {
 		return fmt.Errorf("postgres wipe on %s: the server is running (pid %d); kill it first", node, p.Pid())
 	}
-	if err := os.RemoveAll(t.dataDir(node)); err != nil {
+	if err := t.cluster.RemoveAll(ctx, node, t.dataDir(node)); err != nil {
 		return fmt.Errorf("postgres wipe on %s: %w", node, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"github.com/faultline-dev/faultline/agent/agenttest"
 	"os"
 	"reflect"
 	"strings"
@@ -151,7 +152,8 @@ func TestLifecycle(t *testing.T) {
 	// Pause: every server process is stopped when Pause returns; a
 	// transaction times out, definitely aborted (it never reached COMMIT);
 	// a new connection cannot be made. After Resume all works again.
-	if err := tg.Pause(ctx, "n1"); err != nil {
+	pauser := agenttest.NewPauser(t, c)
+	if err := pauser.Pause(ctx, tg, "n1"); err != nil {
 		t.Fatal(err)
 	}
 	p := tg.running(ctx)
@@ -176,11 +178,11 @@ func TestLifecycle(t *testing.T) {
 	// A server paused between the last statement and COMMIT: the COMMIT
 	// is sent and never answered, so the outcome is unknown: not definite.
 	c1.beforeCommit = func() {
-		if err := tg.Pause(ctx, "n1"); err != nil {
+		if err := pauser.Pause(ctx, tg, "n1"); err != nil {
 			t.Error(err)
 		}
 	}
-	if err := tg.Resume(ctx, "n1"); err != nil {
+	if err := pauser.Resume(ctx, "n1"); err != nil {
 		t.Fatal(err)
 	}
 	short, cancelShort = context.WithTimeout(ctx, 500*time.Millisecond)
@@ -203,7 +205,7 @@ func TestLifecycle(t *testing.T) {
 	if !errors.Is(err, ErrNotSent) {
 		t.Errorf("Txn to a paused server on a new connection: %v, want ErrNotSent (no connection)", err)
 	}
-	if err := tg.Resume(ctx, "n1"); err != nil {
+	if err := pauser.Resume(ctx, "n1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := tg.WaitHealthy(ctx); err != nil {
@@ -227,7 +229,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Pause, then Stop: a fast shutdown of a paused server (SIGCONT sent).
-	if err := tg.Pause(ctx, "n1"); err != nil {
+	if err := pauser.Pause(ctx, tg, "n1"); err != nil {
 		t.Fatal(err)
 	}
 	start = time.Now()
@@ -258,7 +260,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Nodes without a server: every fault is a no-op; no logs.
-	for name, f := range map[string]func(context.Context, string) error{"Start": tg.Start, "Stop": tg.Stop, "Kill": tg.Kill, "Pause": tg.Pause, "Resume": tg.Resume, "Wipe": tg.Wipe} {
+	for name, f := range map[string]func(context.Context, string) error{"Start": tg.Start, "Stop": tg.Stop, "Kill": tg.Kill, "Wipe": tg.Wipe} {
 		if err := f(ctx, "n2"); err != nil {
 			t.Errorf("%s(n2), a node without a server: %v", name, err)
 		}

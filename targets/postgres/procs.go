@@ -83,40 +83,6 @@ func (t *Target) signalPids(ctx context.Context, sig string, pids []int) error {
 	return nil
 }
 
-// stopChildren stops the postmaster's children and returns once every one
-// is stopped (or dead): SIGSTOP is delivered asynchronously, and a request
-// a backend reads just after the signal must not be served. The
-// postmaster must be stopped already, so that it forks no new child.
-func (t *Target) stopChildren(ctx context.Context, ppid int) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		kids, err := t.children(ctx, ppid)
-		if err != nil {
-			return err
-		}
-		var running []int
-		for _, k := range kids {
-			if k.state != 'T' && k.state != 't' && k.state != 'Z' {
-				running = append(running, k.pid)
-			}
-		}
-		if len(running) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("processes %v not stopped 5 s after SIGSTOP", running)
-		}
-		if err := t.signalPids(ctx, "STOP", running); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-}
-
 // waitGone returns once none of pids is alive (a zombie holds nothing, so
 // it counts as gone).
 func (t *Target) waitGone(ctx context.Context, pids []int) error {

@@ -1,4 +1,4 @@
-package nemesis
+package agent
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +15,8 @@ import (
 	"github.com/mdlayher/netlink"
 )
 
-// delayQueue is the netfilter queue number the delayer reads in a node's
-// namespace; queue numbers are per namespace.
+// delayQueue is the netfilter queue number the delayer reads on a node;
+// queue numbers are per network namespace.
 const delayQueue = 7447
 
 // delayer holds every packet netfilter queues to it in one namespace for
@@ -26,7 +25,6 @@ const delayQueue = 7447
 // uses --queue-bypass, and Stop accepts what it holds, so packets are
 // delayed or pass, never lost, even if this process dies.
 type delayer struct {
-	ns            string
 	delay, jitter time.Duration
 	nf            *nfqueue.Nfqueue
 	cancel        context.CancelFunc
@@ -40,18 +38,12 @@ type delayer struct {
 	queued, failed atomic.Int64
 }
 
-// startDelayer starts a delayer on queue delayQueue in the named network
-// namespace (under /run/netns). The netlink socket is opened inside the
-// namespace by mdlayher/netlink on a locked OS thread that joins it and is
-// restored afterwards; reading it and giving verdicts need no namespace.
-func startDelayer(ns string, delay, jitter time.Duration, seed uint64) (*delayer, error) {
-	f, err := os.Open(filepath.Join("/run/netns", ns))
-	if err != nil {
-		return nil, fmt.Errorf("delayer: opening namespace %s: %w", ns, err)
-	}
-	defer f.Close() // the socket keeps its namespace
+// startDelayer starts a delayer on queue delayQueue in the agent's own
+// network namespace (the node's). It runs inside the agent, under the
+// agent's lease: if the agent dies, the rule's --queue-bypass lets packets
+// through undelayed.
+func startDelayer(delay, jitter time.Duration, seed uint64) (*delayer, error) {
 	nf, err := nfqueue.Open(&nfqueue.Config{
-		NetNS:        int(f.Fd()),
 		NfQueue:      delayQueue,
 		MaxQueueLen:  1 << 16,
 		Copymode:     nfqueue.NfQnlCopyMeta, // the packet id is all it needs
@@ -60,18 +52,18 @@ func startDelayer(ns string, delay, jitter time.Duration, seed uint64) (*delayer
 		Logger:       log.New(discard{}, "", 0),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("delayer in %s: opening netfilter queue %d: %w", ns, delayQueue, err)
+		return nil, fmt.Errorf("delayer: opening netfilter queue %d: %w", delayQueue, err)
 	}
 	// Lost notifications (a full socket buffer) must not end the reader;
 	// fail-open lets the kernel accept what it could not queue.
 	_ = nf.SetOption(netlink.NoENOBUFS, true)
-	d := &delayer{ns: ns, delay: delay, jitter: jitter, nf: nf, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), held: map[uint32]*time.Timer{}}
+	d := &delayer{delay: delay, jitter: jitter, nf: nf, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), held: map[uint32]*time.Timer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	if err := nf.RegisterWithErrorFunc(ctx, d.hook, d.onError); err != nil {
 		cancel()
 		nf.Close()
-		return nil, fmt.Errorf("delayer in %s: binding netfilter queue %d (is another delayer running there?): %w", ns, delayQueue, err)
+		return nil, fmt.Errorf("delayer: binding netfilter queue %d (is another delayer running on this node?): %w", delayQueue, err)
 	}
 	return d, nil
 }
