@@ -35,7 +35,7 @@ func sshNodes(t *testing.T) *sshtest.Fixture {
 	fixture.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		fixture.f, fixture.err = sshtest.Start(ctx, sshtest.Options{Nodes: 5})
+		fixture.f, fixture.err = sshtest.Start(ctx, sshtest.Options{Nodes: 5, SudoUser: true})
 	})
 	if fixture.err != nil {
 		t.Fatalf("ssh nodes: %v", fixture.err)
@@ -147,6 +147,21 @@ func TestSSHRun(t *testing.T) {
 	}
 	assertNodesClean(t, f)
 	t.Logf("%s", lastLines(out, 3))
+}
+
+// A login user that is not root, with passwordless sudo -n: the same run
+// works, faultline's work on the nodes done through sudo.
+func TestSSHRunAsSudoUser(t *testing.T) {
+	f := sshNodes(t)
+	dir := t.TempDir()
+	args := []string{"run", "--time-limit", "5s", "--nemesis", "partition,pause", "--nemesis-overlap", "--nemesis-interval", "1s", "--store", "store",
+		"--control", "ssh", "--nodes-file", f.NodesFile, "--ssh-user", sshtest.SudoUserName, "--ssh-key", f.Key, "--ssh-known-hosts", f.KnownHosts}
+	code, out, errOut := faultline(t, dir, args...)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\n%s\n%s", code, out, errOut)
+	}
+	assertNodesClean(t, f)
+	t.Logf("%s", lastLines(out, 2))
 }
 
 // Serializable reads under partitions go stale; faultline says so.

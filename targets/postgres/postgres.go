@@ -228,6 +228,15 @@ func (t *Target) Addr() netip.AddrPort {
 	return netip.AddrPortFrom(t.server.Addr, uint16(t.opts.Port))
 }
 
+// Endpoint is the server's connection URL, from node's point of view
+// (every node's clients connect to the one server).
+func (t *Target) Endpoint(node string) (string, error) {
+	if _, err := t.isServer(node); err != nil {
+		return "", err
+	}
+	return "postgres://postgres@" + t.Addr().String() + "/postgres", nil
+}
+
 // isServer says whether node is the server's node; other nodes of the
 // cluster are only names for the workers' clients.
 func (t *Target) isServer(node string) (bool, error) {
