@@ -151,22 +151,29 @@ func (f ExecFS) Download(ctx context.Context, node, remotePath, localPath string
 // DownloadVia writes localPath (through a temporary file, renamed at the
 // end) from what read writes; a failed read leaves nothing behind.
 func DownloadVia(localPath string, read func(w io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(localPath), 0o755); err != nil {
+	return WriteFileAtomic(localPath, 0o644, read)
+}
+
+// WriteFileAtomic writes path on this host with mode perm from what write
+// writes, through a temporary file in its directory renamed into place:
+// a reader never sees half a file, and a failed write leaves none.
+func WriteFileAtomic(path string, perm fs.FileMode, write func(w io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(localPath), "."+filepath.Base(localPath)+".*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
-	err = read(tmp)
+	err = write(tmp)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
+		err = os.Chmod(tmp.Name(), perm)
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), localPath)
+		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())

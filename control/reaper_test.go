@@ -9,8 +9,8 @@ import (
 )
 
 func TestProcStatParsesOddNames(t *testing.T) {
-	state, ppid, ok := procStat(os.Getpid())
-	if !ok || ppid != os.Getppid() || (state != 'R' && state != 'S') {
+	state, ppid, start, ok := procStat(os.Getpid())
+	if !ok || ppid != os.Getppid() || start == 0 || (state != 'R' && state != 'S') {
 		t.Fatalf("procStat(self) = %c, %d, %v; want R or S, %d, true", state, ppid, ok, os.Getppid())
 	}
 }
@@ -33,12 +33,12 @@ func TestSubreaperReapsOrphans(t *testing.T) {
 	if _, err := fmt.Sscan(string(out), &orphan); err != nil {
 		t.Fatalf("parsing orphan pid from %q: %v", out, err)
 	}
-	if _, ppid, ok := procStat(orphan); ok && ppid != os.Getpid() {
+	if _, ppid, _, ok := procStat(orphan); ok && ppid != os.Getpid() {
 		t.Fatalf("orphan %d has parent %d, want this process %d", orphan, ppid, os.Getpid())
 	}
 	deadline := time.Now().Add(ReapGrace + 3*time.Second)
 	for {
-		if _, _, ok := procStat(orphan); !ok {
+		if _, _, _, ok := procStat(orphan); !ok {
 			break // reaped
 		}
 		if time.Now().After(deadline) {
@@ -57,5 +57,24 @@ func TestSubreaperReapsOrphans(t *testing.T) {
 	err = c.Wait()
 	if c.ProcessState == nil || c.ProcessState.ExitCode() != 3 {
 		t.Fatalf("late Wait = %v, %v; want exit status 3", c.ProcessState, err)
+	}
+}
+
+// An Owner is alive while its process runs, and not once it has gone or
+// its pid names another process.
+func TestOwnerAlive(t *testing.T) {
+	me := Self()
+	if me.Pid != os.Getpid() || me.Start == 0 || !me.Alive() {
+		t.Fatalf("Self() = %+v, alive %v", me, me.Alive())
+	}
+	if (Owner{Pid: me.Pid, Start: me.Start + 1}).Alive() {
+		t.Error("an owner whose start time differs (a recycled pid) is alive")
+	}
+	c := exec.Command("true")
+	if err := c.Run(); err != nil {
+		t.Skip(err)
+	}
+	if (Owner{Pid: c.Process.Pid, Start: me.Start}).Alive() {
+		t.Error("an exited process is alive")
 	}
 }

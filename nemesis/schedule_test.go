@@ -405,3 +405,46 @@ func TestHealAllWithEndedContext(t *testing.T) {
 		t.Errorf("Run after HealAll: %v", err)
 	}
 }
+
+// ctxFault's Recover ends the run's context half-way through, as a time
+// limit falling while a partition is healed does.
+type ctxFault struct {
+	stubFault
+	cancel   context.CancelFunc
+	recoverd error
+}
+
+func (f *ctxFault) Inject(ctx context.Context, id int64, a Action) error { return nil }
+
+func (f *ctxFault) Recover(ctx context.Context, id int64, a Action) error {
+	f.cancel()
+	time.Sleep(10 * time.Millisecond)
+	f.recoverd = ctx.Err()
+	return ctx.Err()
+}
+
+// Recovery runs on a context that the end of the run cannot cancel: the
+// fault is healed and recorded, not left in effect with "context canceled".
+func TestRecoverOutlivesTheRun(t *testing.T) {
+	var ops []histories.Op
+	f := &ctxFault{stubFault: stubFault{t: t, journal: ""}}
+	s := &Schedule{
+		cfg:     Config{Faults: []string{"stub"}, Record: func(op histories.Op) (histories.Op, error) { ops = append(ops, op); return op, nil }},
+		env:     &Env{},
+		failers: map[string]*Failer{"stub": NewFailer(f, nil)},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	if _, err := s.failers["stub"].Inject(ctx, stubArgs{}, rand.New(rand.NewPCG(1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.recover(ctx, "stub"); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	if f.recoverd != nil || ctx.Err() == nil {
+		t.Errorf("Recover saw %v after the run's context ended (%v); want a context of its own", f.recoverd, ctx.Err())
+	}
+	if len(ops) != 1 || ops[0].F != "stop-stub" || ops[0].Error != "" {
+		t.Errorf("recorded %+v, want one clean stop-stub", ops)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/faultline-dev/faultline/control"
 )
 
 // The nodes share the host's filesystem, so node files are the host's:
@@ -124,25 +126,5 @@ func copyFile(ctx context.Context, from, to string) error {
 
 // writeAtomic writes path through a temporary file in its directory.
 func writeAtomic(path string, perm fs.FileMode, write func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	err = write(tmp)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), perm)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return control.WriteFileAtomic(path, perm, write)
 }
