@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/faultline-dev/faultline/internal/hostnet"
 )
 
 // Report says what Teardown or Cleanup removed, and which runs Cleanup left
@@ -94,7 +96,7 @@ func Cleanup(ctx context.Context, opts CleanupOptions) (Report, error) {
 	if os.Geteuid() != 0 {
 		return rep, errors.New("cleaning up faultline's namespaces needs root")
 	}
-	unlock, err := hostLock(ctx)
+	unlock, err := hostnet.LockDir(ctx, lockDir)
 	if err != nil {
 		return rep, err
 	}
@@ -124,7 +126,7 @@ func Cleanup(ctx context.Context, opts CleanupOptions) (Report, error) {
 // files on this host.
 func leftoverRunIDs() ([]string, error) {
 	set := map[string]bool{}
-	names, err := listNamespaces()
+	names, err := hostnet.ListNamespaces()
 	if err != nil {
 		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
@@ -133,7 +135,7 @@ func leftoverRunIDs() ([]string, error) {
 			set[id] = true
 		}
 	}
-	links, err := retryDump(netlink.LinkList)
+	links, err := hostnet.RetryDump(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
 	}
@@ -163,7 +165,7 @@ func removeRun(ctx context.Context, id string) (Report, error) {
 	var rep Report
 	var errs []error
 
-	all, err := listNamespaces()
+	all, err := hostnet.ListNamespaces()
 	if err != nil {
 		return rep, fmt.Errorf("listing namespaces: %w", err)
 	}
@@ -172,7 +174,7 @@ func removeRun(ctx context.Context, id string) (Report, error) {
 	for _, n := range all {
 		if rid, _, ok := parseNamespace(n); ok && rid == id {
 			nss = append(nss, n)
-			if ino, err := namespaceInode(n); err == nil {
+			if ino, err := hostnet.NamespaceInode(n); err == nil {
 				inodes[ino] = n
 			}
 		}
@@ -198,15 +200,13 @@ func removeRun(ctx context.Context, id string) (Report, error) {
 		return rep, fmt.Errorf("run %s: %w", id, err)
 	}
 
-	if l, err := netlink.LinkByName(hostLinkName(id)); err == nil {
-		if err := netlink.LinkDel(l); err != nil {
-			errs = append(errs, fmt.Errorf("deleting link %s: %w", hostLinkName(id), err))
-		} else {
-			rep.Links = append(rep.Links, hostLinkName(id))
-		}
+	if deleted, err := hostnet.DeleteLink(hostLinkName(id)); err != nil {
+		errs = append(errs, err)
+	} else if deleted {
+		rep.Links = append(rep.Links, hostLinkName(id))
 	}
 	for _, n := range nss {
-		if err := deleteNamespace(n); err != nil {
+		if err := hostnet.DeleteNamespace(n); err != nil {
 			errs = append(errs, err)
 			continue
 		}

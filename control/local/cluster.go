@@ -12,9 +12,9 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/internal/hostnet"
 )
 
 // Options configure a new local cluster.
@@ -88,7 +88,7 @@ func New(ctx context.Context, opts Options) (c *Cluster, err error) {
 		seen[n] = true
 	}
 
-	unlock, err := hostLock(ctx)
+	unlock, err := hostnet.LockDir(ctx, lockDir)
 	if err != nil {
 		return nil, err
 	}
@@ -121,15 +121,9 @@ func New(ctx context.Context, opts Options) (c *Cluster, err error) {
 		}
 	}()
 
-	host, err := netlink.NewHandle()
-	if err != nil {
-		return c, fmt.Errorf("netlink: %w", err)
-	}
-	defer host.Close()
-
 	subnet := opts.Subnet
 	if !subnet.IsValid() {
-		used, err := usedPrefixes(host)
+		used, err := hostnet.UsedPrefixes()
 		if err != nil {
 			return c, err
 		}
@@ -152,127 +146,21 @@ func New(ctx context.Context, opts Options) (c *Cluster, err error) {
 		c.nodes = append(c.nodes, control.Node{Name: n, Addr: addr})
 	}
 
-	if err := c.build(ctx, host); err != nil {
+	if err := hostnet.Build(ctx, c.topology()); err != nil {
 		return c, err
 	}
 	return c, nil
 }
 
-// build makes the hub namespace and bridge, the controller's veth, and the
-// nodes.
-func (c *Cluster) build(ctx context.Context, host *netlink.Handle) error {
-	hubNs := hubNamespace(c.id)
-	if err := createNamespace(hubNs); err != nil {
-		return err
-	}
-	hub, hubFd, err := handleAt(hubNs)
-	if err != nil {
-		return err
-	}
-	defer hubFd.Close()
-	defer hub.Close()
-
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName(c.id)}}
-	if err := hub.LinkAdd(br); err != nil {
-		return fmt.Errorf("creating bridge %s in %s: %w", br.Name, hubNs, err)
-	}
-	if err := hub.LinkSetUp(br); err != nil {
-		return fmt.Errorf("bringing up bridge %s: %w", br.Name, err)
-	}
-	brIndex := br.Attrs().Index
-
-	// The controller's end: fl-<id> on the host, "host" on the bridge.
-	hv := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostLinkName(c.id)}, PeerName: hostPeer, PeerNamespace: netlink.NsFd(hubFd)}
-	if err := host.LinkAdd(hv); err != nil {
-		return fmt.Errorf("creating veth %s: %w", hv.Name, err)
-	}
-	if err := host.AddrAdd(hv, &netlink.Addr{IPNet: prefixIPNet(netip.PrefixFrom(c.hostAddr, c.subnet.Bits()))}); err != nil {
-		return fmt.Errorf("adding %s to %s: %w", c.hostAddr, hv.Name, err)
-	}
-	if err := host.LinkSetUp(hv); err != nil {
-		return fmt.Errorf("bringing up %s: %w", hv.Name, err)
-	}
-	if err := attachToBridge(hub, hostPeer, brIndex); err != nil {
-		return err
-	}
-
+// topology is what New builds: the hub namespace fl-<id>-hub with bridge
+// flbr-<id>, the controller's veth fl-<id> ("host" on the bridge), and a
+// namespace fl-<id>-<node> per node.
+func (c *Cluster) topology() hostnet.Topology {
+	t := hostnet.Topology{Hub: hubNamespace(c.id), Bridge: bridgeName(c.id), HostLink: hostLinkName(c.id), Subnet: c.subnet, HostAddr: c.hostAddr}
 	for _, n := range c.nodes {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("creating nodes: %w", err)
-		}
-		if err := c.buildNode(hub, brIndex, n); err != nil {
-			return err
-		}
+		t.Nodes = append(t.Nodes, hostnet.Node{Name: n.Name, Namespace: NamespaceName(c.id, n.Name), Addr: n.Addr})
 	}
-	return nil
-}
-
-func (c *Cluster) buildNode(hub *netlink.Handle, brIndex int, n control.Node) error {
-	nsName := NamespaceName(c.id, n.Name)
-	if err := createNamespace(nsName); err != nil {
-		return err
-	}
-	nh, nsFd, err := handleAt(nsName)
-	if err != nil {
-		return err
-	}
-	defer nsFd.Close()
-	defer nh.Close()
-
-	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: n.Name}, PeerName: nodeLink, PeerNamespace: netlink.NsFd(nsFd)}
-	if err := hub.LinkAdd(v); err != nil {
-		return fmt.Errorf("creating veth for %s: %w", n.Name, err)
-	}
-	if err := attachToBridge(hub, n.Name, brIndex); err != nil {
-		return err
-	}
-	eth, err := nh.LinkByName(nodeLink)
-	if err != nil {
-		return fmt.Errorf("finding %s in %s: %w", nodeLink, nsName, err)
-	}
-	if err := nh.AddrAdd(eth, &netlink.Addr{IPNet: prefixIPNet(netip.PrefixFrom(n.Addr, c.subnet.Bits()))}); err != nil {
-		return fmt.Errorf("adding %s to %s in %s: %w", n.Addr, nodeLink, nsName, err)
-	}
-	if err := nh.LinkSetUp(eth); err != nil {
-		return fmt.Errorf("bringing up %s in %s: %w", nodeLink, nsName, err)
-	}
-	lo, err := nh.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("finding lo in %s: %w", nsName, err)
-	}
-	if err := nh.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("bringing up lo in %s: %w", nsName, err)
-	}
-	return nil
-}
-
-func attachToBridge(hub *netlink.Handle, name string, brIndex int) error {
-	l, err := hub.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("finding %s in the hub: %w", name, err)
-	}
-	if err := hub.LinkSetMasterByIndex(l, brIndex); err != nil {
-		return fmt.Errorf("attaching %s to the bridge: %w", name, err)
-	}
-	if err := hub.LinkSetUp(l); err != nil {
-		return fmt.Errorf("bringing up %s: %w", name, err)
-	}
-	return nil
-}
-
-// handleAt opens a netlink handle inside named namespace name. The caller
-// closes both.
-func handleAt(name string) (*netlink.Handle, netns.NsHandle, error) {
-	fd, err := netns.GetFromName(name)
-	if err != nil {
-		return nil, netns.None(), fmt.Errorf("opening namespace %s: %w", name, err)
-	}
-	h, err := netlink.NewHandleAt(fd)
-	if err != nil {
-		fd.Close()
-		return nil, netns.None(), fmt.Errorf("netlink in %s: %w", name, err)
-	}
-	return h, fd, nil
+	return t
 }
 
 // Attach returns the cluster of run id, made earlier by New in this or
@@ -282,7 +170,7 @@ func Attach(id string) (*Cluster, error) {
 	if err := checkRunID(id); err != nil {
 		return nil, err
 	}
-	all, err := listNamespaces()
+	all, err := hostnet.ListNamespaces()
 	if err != nil {
 		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
@@ -316,7 +204,7 @@ func Attach(id string) (*Cluster, error) {
 }
 
 func nodeAddr(nsName string) (netip.Addr, int, error) {
-	h, fd, err := handleAt(nsName)
+	h, fd, err := hostnet.HandleAt(nsName)
 	if err != nil {
 		return netip.Addr{}, 0, err
 	}
@@ -330,7 +218,7 @@ func nodeAddr(nsName string) (netip.Addr, int, error) {
 	if err != nil || len(addrs) == 0 {
 		return netip.Addr{}, 0, fmt.Errorf("no IPv4 address on %s in %s: %v", nodeLink, nsName, err)
 	}
-	p, _ := ipNetPrefix(addrs[0].IPNet)
+	p, _ := hostnet.IPNetPrefix(addrs[0].IPNet)
 	return p.Addr(), p.Bits(), nil
 }
 
@@ -407,7 +295,7 @@ func (c *Cluster) Processes(node string) ([]Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	ino, err := namespaceInode(ns)
+	ino, err := hostnet.NamespaceInode(ns)
 	if err != nil {
 		return nil, fmt.Errorf("namespace %s: %w", ns, err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/control/controltest"
+	"github.com/faultline-dev/faultline/internal/hostnet"
 )
 
 // newCluster makes a cluster whose teardown, and a check that it left
@@ -49,7 +50,7 @@ func newCluster(t *testing.T, opts Options) *Cluster {
 // namespace, no host link, no lock file, and none of pids alive.
 func assertGone(t *testing.T, id string, pids []int) {
 	t.Helper()
-	names, err := listNamespaces()
+	names, err := hostnet.ListNamespaces()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func TestCleanupLeavesLiveRuns(t *testing.T) {
 	if !slices.ContainsFunc(rep.Skipped, func(r LiveRun) bool { return r.RunID == c.RunID() && r.Pid == os.Getpid() }) {
 		t.Errorf("Cleanup did not skip live run %s: %v", c.RunID(), rep)
 	}
-	if _, err := os.Stat(filepath.Join(netnsDir, NamespaceName(c.RunID(), "n1"))); err != nil {
+	if _, err := os.Stat(filepath.Join(hostnet.NetnsDir, NamespaceName(c.RunID(), "n1"))); err != nil {
 		t.Errorf("Cleanup removed a live run's namespace: %v", err)
 	}
 }

@@ -48,7 +48,8 @@
 //
 // # Dependencies
 //
-// Links, addresses and namespaces are made through netlink with
+// Links, addresses and namespaces are made by internal/hostnet (shared with
+// the SSH test fixture, control/ssh/sshtest) through netlink with
 // github.com/vishvananda/netlink and github.com/vishvananda/netns (the
 // libraries behind Docker's libnetwork and the CNI plugins) rather than by
 // running ip(8): no dependency on iproute2 being installed, typed errors

@@ -1,9 +1,7 @@
 package local
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockDir holds one lock file per live run, and is itself locked (flock on
-// the directory) while a run picks its subnet or while Cleanup decides what
+// lockDir holds one lock file per live run, and is itself locked (hostnet.LockDir) while a run picks its subnet or while Cleanup decides what
 // is a leftover, so those never interleave.
 const lockDir = "/run/faultline"
 
@@ -26,40 +23,6 @@ type runMeta struct {
 }
 
 func runLockPath(id string) string { return filepath.Join(lockDir, id+".lock") }
-
-// flockCtx takes an exclusive flock on f, polling so that ctx can end the wait.
-func flockCtx(ctx context.Context, f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			return fmt.Errorf("flock %s: %w", f.Name(), err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for lock %s: %w", f.Name(), ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// hostLock takes the host-wide lock of faultline's local backend.
-func hostLock(ctx context.Context) (unlock func(), err error) {
-	if err := os.MkdirAll(lockDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", lockDir, err)
-	}
-	f, err := os.Open(lockDir)
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", lockDir, err)
-	}
-	if err := flockCtx(ctx, f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
-}
 
 // createRunLock creates and locks the lock file of a new run. The lock is
 // released when the returned file is closed or this process dies; a

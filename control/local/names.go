@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/faultline-dev/faultline/internal/hostnet"
 )
 
 // Prefix starts the name of everything this package makes on a host.
@@ -15,8 +17,8 @@ const (
 	idLen    = 6
 	idChars  = "abcdefghijklmnopqrstuvwxyz0123456789"
 	hubName  = "hub"
-	nodeLink = "eth0" // a node's interface, inside its namespace
-	hostPeer = "host" // the hub-side end of the controller's veth
+	nodeLink = hostnet.NodeLink // a node's interface, inside its namespace
+	hostPeer = hostnet.HostPeer // the hub-side end of the controller's veth
 )
 
 var (

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/faultline-dev/faultline/internal/hostnet"
 )
 
 func TestNames(t *testing.T) {
@@ -61,7 +63,7 @@ func TestPickSubnetAvoidsHostRoutes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Bits() != 24 || !tt.want(got) || overlapsAny(got, tt.used) {
+			if got.Bits() != 24 || !tt.want(got) || hostnet.OverlapsAny(got, tt.used) {
 				t.Errorf("pickSubnet = %v", got)
 			}
 		})

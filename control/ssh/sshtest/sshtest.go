@@ -59,6 +59,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/faultline-dev/faultline/internal/hostnet"
 )
 
 // Login users a fixture can add besides root.
@@ -152,7 +154,7 @@ func Start(ctx context.Context, opts Options) (f *Fixture, err error) {
 		}
 	}
 
-	unlock, err := hostLock(ctx)
+	unlock, err := hostnet.LockDir(ctx, stateDir)
 	if err != nil {
 		return nil, fmt.Errorf("sshtest: %w", err)
 	}
@@ -196,7 +198,7 @@ func Start(ctx context.Context, opts Options) (f *Fixture, err error) {
 		name := fmt.Sprintf("n%d", i+1)
 		f.Nodes = append(f.Nodes, Node{Name: name, Addr: addr, Namespace: namespaceName(f.ID, name)})
 	}
-	if err := f.buildNetwork(); err != nil {
+	if err := f.buildNetwork(ctx); err != nil {
 		return f, fmt.Errorf("sshtest: %w", err)
 	}
 	unlock() // the subnet is taken: its address is on the host
@@ -297,7 +299,7 @@ func (f *Fixture) Close() error {
 		// remove the same things at once.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		unlock, err := hostLock(ctx)
+		unlock, err := hostnet.LockDir(ctx, stateDir)
 		if err != nil {
 			errs = append(errs, err)
 		} else {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/faultline-dev/faultline/internal/hostnet"
 )
 
 func TestFixture(t *testing.T) {
@@ -95,10 +97,10 @@ func TestFixture(t *testing.T) {
 	if _, err := netlink.LinkByName(hostLinkName(id)); err == nil {
 		t.Errorf("link %s left behind", hostLinkName(id))
 	}
-	entries, _ := os.ReadDir(netnsDir)
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix+id) {
-			t.Errorf("namespace %s left behind", e.Name())
+	names, _ := hostnet.ListNamespaces()
+	for _, name := range names {
+		if strings.HasPrefix(name, prefix+id) {
+			t.Errorf("namespace %s left behind", name)
 		}
 	}
 	if _, err := os.Stat(ownerLockPath(id)); err == nil {

@@ -1,7 +1,6 @@
 package sshtest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/faultline-dev/faultline/internal/hostnet"
 )
 
 // A fixture's processes die with the test binary (parent-death signals),
@@ -32,22 +33,6 @@ type ownerMeta struct {
 }
 
 func ownerLockPath(id string) string { return filepath.Join(stateDir, id+".lock") }
-
-// hostLock takes the host-wide lock of fixtures (a flock on stateDir).
-func hostLock(ctx context.Context) (unlock func(), err error) {
-	if err := os.MkdirAll(stateDir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(stateDir)
-	if err != nil {
-		return nil, err
-	}
-	if err := flockCtx(ctx, f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
-}
 
 // createOwnerLock creates and locks fixture id's lock file; it is held
 // until the file is closed or this process dies.
@@ -94,9 +79,9 @@ func sweep() error {
 	}
 	// Namespaces with no lock file at all are leftovers too: a live
 	// fixture makes its lock file before its namespaces.
-	nss, _ := os.ReadDir(netnsDir)
-	for _, e := range nss {
-		if m := nsRe.FindStringSubmatch(e.Name()); m != nil {
+	nss, _ := hostnet.ListNamespaces()
+	for _, name := range nss {
+		if m := nsRe.FindStringSubmatch(name); m != nil {
 			if _, err := os.Stat(ownerLockPath(m[1])); errors.Is(err, os.ErrNotExist) {
 				stale[m[1]] = ownerMeta{ID: m[1]}
 			}
@@ -115,12 +100,11 @@ func sweep() error {
 // removes the namespaces, host link, dir and lock file.
 func removeFixture(id, dir string) error {
 	inodes := map[uint64]bool{}
-	nss, _ := os.ReadDir(netnsDir)
-	for _, e := range nss {
-		if strings.HasPrefix(e.Name(), prefix+id+"-") {
-			var st unix.Stat_t
-			if unix.Stat(filepath.Join(netnsDir, e.Name()), &st) == nil {
-				inodes[st.Ino] = true
+	nss, _ := hostnet.ListNamespaces()
+	for _, name := range nss {
+		if strings.HasPrefix(name, prefix+id+"-") {
+			if ino, err := hostnet.NamespaceInode(name); err == nil {
+				inodes[ino] = true
 			}
 		}
 	}
