@@ -274,10 +274,9 @@ type conn struct {
 }
 
 func dial(ctx context.Context, c control.Cluster, node string, opts PoolOptions) (*conn, error) {
+	// The agent makes its directory itself, wherever the backend runs it
+	// (for containers, on the host).
 	dir := c.NodeDir(node)
-	if err := c.MkdirAll(ctx, node, agentDir(dir), 0o755); err != nil {
-		return nil, fmt.Errorf("agent on %s: %w", node, err)
-	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -292,7 +291,9 @@ func dial(ctx context.Context, c control.Cluster, node string, opts PoolOptions)
 	if opts.Reap {
 		args = append(args, "--reap")
 	}
-	proc, err := c.Start(ctx, node, control.Cmd{Path: c.Binary(node), Args: args, Stdin: inR, Stdout: outW, LogPath: LogPath(dir, opts.Session)})
+	cmd := control.AgentCmd(c, node, args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.LogPath = inR, outW, LogPath(dir, opts.Session)
+	proc, err := c.Start(ctx, node, cmd)
 	if err != nil {
 		inR.Close()
 		inW.Close()

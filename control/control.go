@@ -42,8 +42,18 @@ type Cmd struct {
 	// written: for Exec instead of the returned bytes, for Start instead
 	// of LogPath. Stderr does the same for standard error with Exec.
 	Stdout, Stderr io.Writer
+	// Agent marks a command of faultline's node agent (AgentCmd): a
+	// backend runs it where faults are applied to the node. For most
+	// backends that is the node itself; for containers it is the host, in
+	// the container's network namespace, seeing host pids.
+	Agent bool
 
 	_ struct{}
+}
+
+// AgentCmd is the command that runs faultline's agent verb on node.
+func AgentCmd(c Cluster, node string, args ...string) Cmd {
+	return Cmd{Path: c.Binary(node), Args: append([]string{"agent"}, args...), Agent: true}
 }
 
 // Cluster is a set of nodes the controller can reach. It is the only way

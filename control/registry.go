@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/faultline-dev/faultline/internal/options"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	StoreDir string
 	// Detached makes the cluster outlive this process (cluster up).
 	Detached bool
+	// Image names the image a backend that makes containers runs the
+	// target's nodes from (images.Names: "etcd", "postgres").
+	Image string
 	// Logf, if set, receives a line per step worth knowing; Progress, if
 	// set, receives progress on long steps (uploads) for people.
 	Logf     func(format string, args ...any)
@@ -205,3 +209,33 @@ func Attach(ctx context.Context, ref Ref, cfg Config) (Cluster, error) {
 // ErrGone is wrapped by a backend's Attach when the cluster no longer
 // exists (its namespaces were removed): nothing of it is left to heal.
 var ErrGone = errors.New("cluster has gone")
+
+// Containers is an optional capability of a Cluster whose nodes are
+// containers on an engine (control/docker): what the engine does to a
+// node as a whole. Pids are the host's: the agent of such a cluster runs
+// on the host.
+type Containers interface {
+	// ContainerPid is the host pid of the first process of node's
+	// container, 0 when it does not run.
+	ContainerPid(ctx context.Context, node string) (int, error)
+	// KillContainer kills node's container through the engine (SIGKILL)
+	// and returns once it has stopped; StartContainer starts it again.
+	KillContainer(ctx context.Context, node string) error
+	StartContainer(ctx context.Context, node string) error
+	// Unplug disconnects node's container from its network; Replug
+	// connects it again with the address it had.
+	Unplug(ctx context.Context, node string) error
+	Replug(ctx context.Context, node string) error
+	// Freeze and Thaw pause and resume node's container with the
+	// engine's freezer (docker pause). UseFreezer says whether the pause
+	// fault should (the backend's pause option).
+	Freeze(ctx context.Context, node string) error
+	Thaw(ctx context.Context, node string) error
+	UseFreezer() bool
+	// EngineCommand is argv, run by node's agent, that asks the engine
+	// for op (start, unpause, connect) on node's container when the
+	// controller cannot (its lease ran out).
+	EngineCommand(node, op string) []string
+	// Logs writes the output of node's container since a time.
+	Logs(ctx context.Context, node string, since time.Time, w io.Writer) error
+}

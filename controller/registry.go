@@ -24,6 +24,7 @@ func init() {
 		Client:       etcdClient{},
 		Options:      etcd.OptionSpecs(),
 		DefaultNodes: 5,
+		Image:        "etcd",
 		DataDirs:     []string{"data"},
 		New: func(c control.Cluster, cfg TargetConfig) (targets.DB, error) {
 			o, err := etcd.FromOptions(cfg.Options, cfg.Dir, cfg.OpTimeout)
@@ -46,6 +47,7 @@ func init() {
 		Client:       (*postgres.Client)(nil),
 		Options:      postgres.OptionSpecs(),
 		DefaultNodes: 1,
+		Image:        "postgres",
 		DataDirs:     []string{"data"},
 		New: func(c control.Cluster, cfg TargetConfig) (targets.DB, error) {
 			return postgres.New(c, postgres.FromOptions(cfg.Options, cfg.Dir, cfg.OpTimeout))

@@ -82,6 +82,9 @@ type TargetSpec struct {
 	Options []options.Spec
 	// DefaultNodes is how many nodes a run uses when the plan names none.
 	DefaultNodes int
+	// Image names the image a backend that makes containers runs the
+	// target's nodes from (package images).
+	Image string
 	// New builds the target on a cluster; NewClient opens a workload
 	// client bound to a node.
 	New       func(c control.Cluster, cfg TargetConfig) (targets.DB, error)
@@ -239,7 +242,7 @@ func (s *clusterSystem) logf(format string, args ...any) {
 func (s *clusterSystem) Start(ctx context.Context) error {
 	plan := s.cfg.Plan
 	c, err := control.New(ctx, plan.Control, control.Config{
-		Nodes: plan.Nodes, StoreDir: s.cfg.Dir, Detached: s.cfg.Detached,
+		Nodes: plan.Nodes, StoreDir: s.cfg.Dir, Detached: s.cfg.Detached, Image: s.spec.Image,
 		Logf: s.cfg.Logf, Progress: s.cfg.Progress,
 	}, plan.ControlOptions)
 	if err != nil {

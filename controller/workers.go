@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/workloads"
 )
@@ -26,6 +27,11 @@ type counters struct {
 // done, then waits for in-flight operations to finish (each bounded by its
 // op timeout).
 func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys System, rec *histories.Recorder, stats *counters, logf func(string, ...any)) error {
+	nodes := plan.Nodes.Names()
+	if fs, ok := sys.(faultable); ok && fs.Cluster() != nil {
+		// The cluster's own names: attached containers name themselves.
+		nodes = control.NodeNames(fs.Cluster())
+	}
 	stop := make(chan struct{})
 	var stopOnce sync.Once
 	halt := func() { stopOnce.Do(func() { close(stop) }) }
@@ -70,7 +76,7 @@ func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys Syste
 				}
 			}()
 			wk := &worker{
-				id: w, process: histories.Process(w), node: plan.Nodes[w%len(plan.Nodes)].Name,
+				id: w, process: histories.Process(w), node: nodes[w%len(nodes)],
 				plan: plan, wl: wl, sys: sys, rec: rec, stats: stats, logf: logf,
 			}
 			defer wk.closeClient()

@@ -94,7 +94,9 @@ func HealNodes(ctx context.Context, c control.Cluster, opts HealOptions) (Report
 			}
 		}
 		var out, stderr bytes.Buffer
-		_, err := c.Exec(ctx, n, control.Cmd{Path: c.Binary(n), Args: args, Stdout: &out, Stderr: &stderr})
+		cmd := control.AgentCmd(c, n, args[1:]...)
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		_, err := c.Exec(ctx, n, cmd)
 		mu.Lock()
 		defer mu.Unlock()
 		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/faultline-dev/faultline/agent"
+	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/targets"
 )
 
@@ -132,6 +133,14 @@ func (f *signalFault) Inject(ctx context.Context, id int64, act Action) error {
 			f.env.logf("nemesis: pause: nothing runs on %s", n)
 			return nil
 		}
+		if e, ok := f.env.Cluster.(control.Containers); ok && e.UseFreezer() {
+			// The engine's freezer; the agent holds the way back.
+			note := agent.Action{Kind: agent.KindNote, What: "docker pause of " + n, Restart: e.EngineCommand(n, "unpause")}
+			if _, err := f.env.Agents.Apply(ctx, n, id, note); err != nil {
+				return err
+			}
+			return e.Freeze(ctx, n)
+		}
 		_, err = f.env.Agents.Apply(ctx, n, id, agent.Action{Kind: agent.KindStop, Roots: agent.ProcsOf(roots)})
 		return err
 	})
@@ -156,6 +165,10 @@ func (f *signalFault) Recover(ctx context.Context, id int64, act Action) error {
 	return forNodes(a.applied(), func(n string) error {
 		if f.kill {
 			if err := f.env.DB.Start(ctx, n); err != nil && !f.running(ctx, n) {
+				return err
+			}
+		} else if e, ok := f.env.Cluster.(control.Containers); ok && e.UseFreezer() {
+			if err := e.Thaw(ctx, n); err != nil {
 				return err
 			}
 		}

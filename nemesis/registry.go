@@ -71,6 +71,9 @@ type Spec struct {
 	// the system under test (kill, pause, clock).
 	Needs       []Need
 	NeedsTarget bool
+	// NeedsContainers says it acts on nodes that are containers
+	// (control.Containers: --control docker).
+	NeedsContainers bool
 	// New makes the fault on env.
 	New func(env *Env) Fault
 	// Random draws arguments for a schedule.
@@ -96,6 +99,9 @@ var registry = []Spec{
 	{Name: "packet", Doc: "lose (iptables statistic), rate-limit (hashlimit) or delay ± jitter (netem, else an NFQUEUE delayer in the node's agent) packets between nodes", New: newPacket,
 		Needs:  []Need{NeedIptables, NeedDelay},
 		Random: func(rng *rand.Rand) Args { return PacketArgs{Nodes: randomSelector(rng)} }},
+	{Name: "unplug", Doc: "disconnect containers from their network (the interface goes), connect them again with the same address to recover", New: newUnplug,
+		NeedsContainers: true,
+		Random:          func(rng *rand.Rand) Args { return UnplugArgs{Nodes: randomSelector(rng)} }},
 }
 
 func randomSelector(rng *rand.Rand) Selector {
@@ -138,6 +144,9 @@ func Check(ctx context.Context, c control.Cluster, agents *agent.Pool, faults []
 		}
 		if spec.NeedsTarget && !hasTarget {
 			errs = append(errs, fmt.Sprintf("%s needs a target running on the nodes", name))
+		}
+		if _, ok := c.(control.Containers); spec.NeedsContainers && !ok {
+			errs = append(errs, fmt.Sprintf("%s needs nodes that are containers (--control docker), and these are %s nodes", name, c.Backend()))
 		}
 		for _, n := range spec.Needs {
 			if !slices.Contains(needs, n) {

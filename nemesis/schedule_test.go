@@ -234,7 +234,7 @@ func TestScheduleRejectsBadConfig(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	names := Names()
-	if strings.Join(names, ",") != "partition,kill,pause,clock,packet" {
+	if strings.Join(names, ",") != "partition,kill,pause,clock,packet,unplug" {
 		t.Errorf("Names = %v", names)
 	}
 	for _, s := range All() {

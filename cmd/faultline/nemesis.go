@@ -236,6 +236,20 @@ agent.`,
 	packet.Flags().StringVar(&method, "delay-method", "", "netem or nfqueue (default: netem if the kernel has it)")
 	nodesFlag(packet, "all")
 
+	unplug := &cobra.Command{
+		Use:   "unplug",
+		Short: "Disconnect containers from their network ('nemesis heal' connects them again; --control docker)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := selector(cmd)
+			if err != nil {
+				return err
+			}
+			return run(cmd, nemesis.UnplugArgs{Nodes: s})
+		},
+	}
+	nodesFlag(unplug, "one")
+
 	heal := &cobra.Command{
 		Use:   "heal",
 		Short: "Undo every fault in the cluster 'cluster up' made",
@@ -248,7 +262,7 @@ that a kill left dead are restarted.`,
 			return healByHand(cmd.OutOrStdout(), store)
 		},
 	}
-	cmd.AddCommand(partition, kill, pause, clock, packet, heal)
+	cmd.AddCommand(partition, kill, pause, clock, packet, unplug, heal)
 	rootCmd.AddCommand(cmd)
 }
 

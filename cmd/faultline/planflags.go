@@ -35,6 +35,13 @@ var sshShorthands = []struct{ flag, option, usage string }{
 	{"ssh-config", "config", "ssh config file (default ~/.ssh/config; none to ignore it)"},
 }
 
+// dockerShorthands map --docker-X flags onto the docker backend's options.
+var dockerShorthands = []struct{ flag, option, usage string }{
+	{"docker-project", "project", "attach to the containers of this Compose project (by its labels; never removed or recreated)"},
+	{"docker-label", "label", "attach to the containers with this label K=V"},
+	{"docker-containers", "containers", "attach to these containers, by name or id, comma-separated"},
+}
+
 func (f *clusterFlags) register(cmd *cobra.Command, def controller.Plan) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.target, "target", def.Target, "system under test: "+strings.Join(controller.TargetNames(), ", "))
@@ -48,6 +55,9 @@ func (f *clusterFlags) register(cmd *cobra.Command, def controller.Plan) {
 	fl.StringVar(&f.upsert, "upsert", "", "PostgreSQL writes: update-insert or on-conflict (= --target-opt upsert=…)")
 	f.ssh = map[string]*string{}
 	for _, s := range sshShorthands {
+		f.ssh[s.flag] = fl.String(s.flag, "", s.usage)
+	}
+	for _, s := range dockerShorthands {
 		f.ssh[s.flag] = fl.String(s.flag, "", s.usage)
 	}
 	_ = cmd.RegisterFlagCompletionFunc("target", fixedCompletions(controller.TargetNames()))
@@ -109,7 +119,7 @@ func (f *clusterFlags) apply(cmd *cobra.Command, plan *controller.Plan) error {
 		case "upsert":
 			set(&plan.TargetOptions, "upsert", f.upsert)
 		default:
-			for _, s := range sshShorthands {
+			for _, s := range append(sshShorthands, dockerShorthands...) {
 				if fl.Name == s.flag {
 					set(&plan.ControlOptions, s.option, *f.ssh[s.flag])
 				}
@@ -125,6 +135,11 @@ func (f *clusterFlags) apply(cmd *cobra.Command, plan *controller.Plan) error {
 	for _, s := range sshShorthands {
 		if cmd.Flags().Changed(s.flag) && plan.Control != "ssh" {
 			return fmt.Errorf("--%s is for --control ssh (this plan's control is %s)", s.flag, plan.Control)
+		}
+	}
+	for _, s := range dockerShorthands {
+		if cmd.Flags().Changed(s.flag) && plan.Control != "docker" {
+			return fmt.Errorf("--%s is for --control docker (this plan's control is %s)", s.flag, plan.Control)
 		}
 	}
 	return nil

@@ -45,6 +45,8 @@ const DefaultHome = "/var/lib/faultline"
 // Cluster is a set of network namespaces on this host joined by a bridge.
 // It implements control.Cluster and control.Transferer.
 type Cluster struct {
+	// Nodes share the host's filesystem: node files are the host's.
+	control.HostFS
 	id       string
 	subnet   netip.Prefix
 	hostAddr netip.Addr
@@ -99,6 +101,7 @@ func New(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	c = &Cluster{id: id, detached: opts.Detached, lock: lock, procs: map[*process]struct{}{}, dirs: map[string]string{}}
+	c.HostFS = control.HostFS{Check: c.checkNode}
 	for _, n := range names {
 		if opts.StoreDir != "" {
 			abs, err := filepath.Abs(filepath.Join(opts.StoreDir, "nodes", n))
@@ -175,6 +178,7 @@ func Attach(id string) (*Cluster, error) {
 		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
 	c := &Cluster{id: id, procs: map[*process]struct{}{}, dirs: map[string]string{}}
+	c.HostFS = control.HostFS{Check: c.checkNode}
 	_, meta := runLockState(id)
 	c.detached = meta.Detached
 	for _, name := range all {

@@ -478,11 +478,10 @@ func (t *Target) RestartCommand(node string) []string {
 	if t.opts.Existing == nil {
 		return nil
 	}
-	n, err := t.node(node)
-	if err != nil {
+	if _, err := t.node(node); err != nil {
 		return nil
 	}
-	return t.opts.Existing.StartCommand(node, n.Addr.String())
+	return t.opts.Existing.StartCommand(t.cluster, node)
 }
 
 // CollectLogs implements targets.LogCollector: an existing cluster's logs
@@ -529,7 +528,7 @@ func (t *Target) LogFiles(node string) []string {
 	if t.opts.Existing != nil {
 		var out []string
 		for _, l := range t.opts.Existing.Logs {
-			if l != "journald" {
+			if l != "journald" && l != service.Container {
 				out = append(out, l)
 			}
 		}

@@ -5,12 +5,15 @@
 // stops or reconfigures it beyond the faults it injects.
 //
 // A target that supports existing clusters adds Options to its own and
-// builds a Service from them. The service is found either by its systemd
-// unit (service=etcd: kill is SIGKILL to the unit's processes, then
-// `systemctl start`; the processes are the unit's MainPID's tree), or by a
-// substring of its command line plus a command that starts it
-// (process=… start=…; {node} and {addr} in the command are the node's name
-// and address).
+// builds a Service from them. The service is found by its systemd unit
+// (service=etcd: kill is SIGKILL to the unit's processes, then `systemctl
+// start`; the processes are the unit's MainPID's tree); by a substring of
+// its command line plus a command that starts it (process=… start=…;
+// {node} and {addr} in the command are the node's name and address); or,
+// on a cluster of containers a user runs (control/docker's attach mode),
+// as the container itself (service=container, the default there: kill and
+// start through the engine, the processes are the container's, the logs
+// its output).
 package service
 
 import (
@@ -35,10 +38,10 @@ import (
 func Options() []options.Spec {
 	return []options.Spec{
 		{Name: "existing", Doc: "the system is already installed and running on the nodes: faultline never installs, wipes, stops or reconfigures it beyond the faults it injects", Default: "false", Check: options.CheckBool},
-		{Name: "service", Doc: "existing: the systemd unit that runs it (kill = SIGKILL to the unit, then systemctl start)"},
+		{Name: "service", Doc: "existing: the systemd unit that runs it (kill = SIGKILL to the unit, then systemctl start), or container (containers of --control docker: kill and start through the engine)"},
 		{Name: "process", Doc: "existing, without systemd: a substring of the service's command line that finds its processes"},
 		{Name: "start", Doc: "existing, with process: a shell command that starts the service on a node and returns ({node} and {addr} are replaced)"},
-		{Name: "logs", Doc: "existing: comma-separated log files on the nodes to collect, or journald (the unit's journal)"},
+		{Name: "logs", Doc: "existing: comma-separated log files on the nodes to collect, journald (the unit's journal) or container (the container's output)"},
 	}
 }
 
@@ -71,18 +74,40 @@ func FromOptions(v options.Values) (*Service, error) {
 		}
 	}
 	switch {
+	case s.Unit == Container && len(s.Logs) == 0:
+		s.Logs = []string{Container}
+	}
+	switch {
 	case s.Unit != "" && (s.Pattern != "" || s.Start != ""):
 		return nil, errors.New("existing cluster: give service (a systemd unit) or process and start, not both")
 	case s.Unit == "" && (s.Pattern == "" || s.Start == ""):
 		return nil, errors.New("existing cluster: say how it is managed: service=UNIT (systemd), or process=PATTERN and start=COMMAND")
-	case slices.Contains(s.Logs, "journald") && s.Unit == "":
+	case slices.Contains(s.Logs, "journald") && (s.Unit == "" || s.Unit == Container):
 		return nil, errors.New("existing cluster: logs=journald needs service=UNIT")
+	case slices.Contains(s.Logs, Container) && s.Unit != Container:
+		return nil, errors.New("existing cluster: logs=container needs service=container")
 	}
 	return s, nil
 }
 
+// Container is the service of an existing cluster of containers: the
+// container itself.
+const Container = "container"
+
+// engine is the cluster's container engine, when s is a container.
+func (s *Service) engine(c control.Cluster) (control.Containers, error) {
+	e, ok := c.(control.Containers)
+	if !ok {
+		return nil, fmt.Errorf("service=container: the %s backend's nodes are not containers (use --control docker)", c.Backend())
+	}
+	return e, nil
+}
+
 // String says how the service is managed, for logs.
 func (s *Service) String() string {
+	if s.Unit == Container {
+		return "the container"
+	}
 	if s.Unit != "" {
 		return "systemd unit " + s.Unit
 	}
@@ -92,6 +117,17 @@ func (s *Service) String() string {
 // Pids lists the roots of the service's process trees on node (none: it
 // is not running).
 func (s *Service) Pids(ctx context.Context, c control.Cluster, node string) ([]int, error) {
+	if s.Unit == Container {
+		e, err := s.engine(c)
+		if err != nil {
+			return nil, err
+		}
+		pid, err := e.ContainerPid(ctx, node)
+		if err != nil || pid == 0 {
+			return nil, err
+		}
+		return []int{pid}, nil
+	}
 	if s.Unit != "" {
 		out, err := c.Exec(ctx, node, control.Cmd{Path: "systemctl", Args: []string{"show", "--property", "MainPID", "--value", s.Unit}})
 		if err != nil {
@@ -106,7 +142,9 @@ func (s *Service) Pids(ctx context.Context, c control.Cluster, node string) ([]i
 		}
 		return []int{pid}, nil
 	}
-	out, err := c.Exec(ctx, node, control.Cmd{Path: c.Binary(node), Args: []string{"agent", "ps", "--pattern", s.Pattern}, Stderr: new(bytes.Buffer)})
+	cmd := control.AgentCmd(c, node, "ps", "--pattern", s.Pattern)
+	cmd.Stderr = new(bytes.Buffer)
+	out, err := c.Exec(ctx, node, cmd)
 	if err != nil {
 		return nil, fmt.Errorf("finding %q on %s: %w", s.Pattern, node, err)
 	}
@@ -133,6 +171,13 @@ func (s *Service) Pids(ctx context.Context, c control.Cluster, node string) ([]i
 // Kill SIGKILLs the service on node (the unit's processes, or the trees
 // of the processes that match) and waits until they have gone.
 func (s *Service) Kill(ctx context.Context, c control.Cluster, node string) error {
+	if s.Unit == Container {
+		e, err := s.engine(c)
+		if err != nil {
+			return err
+		}
+		return e.KillContainer(ctx, node)
+	}
 	pids, err := s.Pids(ctx, c, node)
 	if err != nil || len(pids) == 0 {
 		return err
@@ -143,7 +188,7 @@ func (s *Service) Kill(ctx context.Context, c control.Cluster, node string) erro
 		}
 	} else {
 		for _, p := range pids {
-			_, err := c.Exec(ctx, node, control.Cmd{Path: c.Binary(node), Args: []string{"agent", "signal", "--sig", "KILL", "--pid", strconv.Itoa(p), "--group"}})
+			_, err := c.Exec(ctx, node, control.AgentCmd(c, node, "signal", "--sig", "KILL", "--pid", strconv.Itoa(p), "--group"))
 			var ee *control.ExitError
 			if err != nil && !(errors.As(err, &ee) && ee.Status.Code == 3) {
 				return fmt.Errorf("killing pid %d on %s: %w", p, node, err)
@@ -174,10 +219,21 @@ func (s *Service) Kill(ctx context.Context, c control.Cluster, node string) erro
 	}
 }
 
-// StartCommand is argv that starts the service on node.
-func (s *Service) StartCommand(node string, addr string) []string {
+// StartCommand is argv that starts the service on node (run by node's
+// agent).
+func (s *Service) StartCommand(c control.Cluster, node string) []string {
+	if s.Unit == Container {
+		if e, err := s.engine(c); err == nil {
+			return e.EngineCommand(node, "start")
+		}
+		return nil
+	}
 	if s.Unit != "" {
 		return []string{"systemctl", "start", s.Unit}
+	}
+	addr := ""
+	if n, err := control.FindNode(c, node); err == nil {
+		addr = n.Addr.String()
 	}
 	cmd := strings.NewReplacer("{node}", node, "{addr}", addr).Replace(s.Start)
 	return []string{"/bin/sh", "-c", cmd}
@@ -188,11 +244,17 @@ func (s *Service) StartOn(ctx context.Context, c control.Cluster, node string) e
 	if pids, err := s.Pids(ctx, c, node); err == nil && len(pids) > 0 {
 		return nil
 	}
-	n, err := control.FindNode(c, node)
-	if err != nil {
+	if s.Unit == Container {
+		e, err := s.engine(c)
+		if err != nil {
+			return err
+		}
+		return e.StartContainer(ctx, node)
+	}
+	if _, err := control.FindNode(c, node); err != nil {
 		return err
 	}
-	argv := s.StartCommand(node, n.Addr.String())
+	argv := s.StartCommand(c, node)
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if _, err := c.Exec(sctx, node, control.Cmd{Path: argv[0], Args: argv[1:]}); err != nil {
@@ -206,6 +268,16 @@ func (s *Service) StartOn(ctx context.Context, c control.Cluster, node string) e
 func (s *Service) CollectLogs(ctx context.Context, c control.Cluster, node, dir string) error {
 	var errs []error
 	for _, l := range s.Logs {
+		if l == Container {
+			e, err := s.engine(c)
+			if err == nil {
+				err = control.DownloadVia(filepath.Join(dir, "container.log"), func(w io.Writer) error { return e.Logs(ctx, node, s.Since, w) })
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("output of %s's container: %w", node, err))
+			}
+			continue
+		}
 		if l == "journald" {
 			since := "@" + strconv.FormatInt(s.Since.Add(-time.Minute).Unix(), 10)
 			err := control.DownloadVia(filepath.Join(dir, s.Unit+".journal.log"), func(w io.Writer) error {
