@@ -117,6 +117,9 @@ type Backend struct {
 	Doc string
 	// Options are the backend's options (--control-opt KEY=VALUE).
 	Options []options.Spec
+	// Containers says its clusters implement Containers (faults that only
+	// an engine can do: unplug).
+	Containers bool
 	// Defaults fill in a plan that names no nodes: the local backend
 	// makes n1…n5, others need an inventory (nil).
 	DefaultNodes func(n int) []NodeSpec

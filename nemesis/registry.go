@@ -155,7 +155,11 @@ func Check(ctx context.Context, c control.Cluster, agents *agent.Pool, faults []
 		}
 	}
 	facts := map[string]agent.Facts{}
-	if len(faults) == 0 {
+	if len(errs) > 0 {
+		// Refused whatever the nodes can do.
+		return facts, fmt.Errorf("faults this cluster cannot do: %s", strings.Join(errs, "; "))
+	}
+	if len(needs) == 0 {
 		return facts, nil
 	}
 	var mu sync.Mutex

@@ -331,3 +331,64 @@ func TestDockerPostgres(t *testing.T) {
 	}
 	t.Logf("%s", lastLines(out, 4))
 }
+
+// unplug and pause with the engine's freezer: both injected and recovered,
+// through the engine (the agents' ledgers say so), nothing left.
+func TestDockerUnplugAndFreezer(t *testing.T) {
+	cli := imagestest.Require(t)
+	dir := t.TempDir()
+	code, out, errOut := faultline(t, dir, "run", "--control", "docker", "--control-opt", "pause=freezer", "--nemesis", "unplug,pause", "--nemesis-overlap",
+		"--nemesis-interval", "3s", "--time-limit", "20s", "--seed", "5", "--store", "store")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\n%s\n%s", code, out, errOut)
+	}
+	run, _ := filepath.EvalSymlinks(filepath.Join(dir, "store", "latest"))
+	h, _ := os.ReadFile(filepath.Join(run, "history.jsonl"))
+	for _, fault := range []string{"unplug", "pause"} {
+		if !bytes.Contains(h, []byte(`"f":"stop-`+fault+`"`)) || bytes.Contains(h, []byte(`"f":"stop-`+fault+`","value":null,"error"`)) {
+			t.Errorf("%s was not injected and recovered cleanly", fault)
+		}
+	}
+	ledgers, _ := filepath.Glob(filepath.Join(run, "nodes", "*", "agent", "ledger-*.jsonl"))
+	var all []byte
+	for _, l := range ledgers {
+		b, _ := os.ReadFile(l)
+		all = append(all, b...)
+	}
+	if !bytes.Contains(all, []byte("docker pause of")) || !bytes.Contains(all, []byte("unplug of")) {
+		t.Errorf("the agents' ledgers do not show the engine's freeze and unplug:\n%s", all)
+	}
+	if left := dockerLeftovers(t, cli); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// cluster up on Docker, a container unplugged by hand, healed, down.
+func TestDockerClusterUpByHand(t *testing.T) {
+	cli := imagestest.Require(t)
+	dir := t.TempDir()
+	mustRun(t, dir, 0, "cluster", "up", "--control", "docker", "--nodes", "3", "--store", "store")
+	rec, err := os.ReadFile(filepath.Join(dir, "store", "cluster", "cluster.json"))
+	if err != nil || !bytes.Contains(rec, []byte(`"backend": "docker"`)) {
+		t.Fatalf("cluster record: %v\n%s", err, rec)
+	}
+	networks := func(node string) int {
+		cs, _ := cli.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "io.faultline.node="+node))})
+		if len(cs) != 1 || cs[0].NetworkSettings == nil {
+			return -1
+		}
+		return len(cs[0].NetworkSettings.Networks)
+	}
+	mustRun(t, dir, 0, "nemesis", "unplug", "--nodes", "n2", "--store", "store")
+	if n := networks("n2"); n != 0 {
+		t.Errorf("n2 is on %d networks after unplug, want none", n)
+	}
+	out := mustRun(t, dir, 0, "nemesis", "heal", "--store", "store")
+	if n := networks("n2"); n != 1 {
+		t.Errorf("n2 is on %d networks after heal, want its own again:\n%s", n, out)
+	}
+	mustRun(t, dir, 0, "cluster", "down", "--store", "store")
+	if left := dockerLeftovers(t, cli); len(left) > 0 {
+		t.Errorf("left behind after cluster down: %v", left)
+	}
+}

@@ -28,7 +28,13 @@ var listSections = []listSection{
 	{"backends", "how nodes are reached (faultline run --control; options: --control-opt KEY=VALUE)", func(w io.Writer) {
 		for _, b := range control.Backends() {
 			fmt.Fprintf(w, "  %s  %s\n", b.Name, b.Doc)
-			fmt.Fprintf(w, "      faults: %s (each checked against what every node can do before a run sets anything up)\n", strings.Join(nemesis.Names(), ", "))
+			var faults []string
+			for _, s := range nemesis.All() {
+				if !s.NeedsContainers || b.Containers {
+					faults = append(faults, s.Name)
+				}
+			}
+			fmt.Fprintf(w, "      faults: %s (each checked against what every node can do before a run sets anything up)\n", strings.Join(faults, ", "))
 			fmt.Fprint(w, describeOptions(b.Options))
 		}
 	}},

@@ -469,3 +469,31 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// A fault a node cannot do is refused before anything is set up, naming
+// the node and what it lacks: without sudo, the login user cannot touch
+// iptables.
+func TestSSHRefusesFaultsNodesCannotDo(t *testing.T) {
+	f := sshNodes(t)
+	dir := t.TempDir()
+	code, out, errOut := faultline(t, dir, "run", "--time-limit", "5s", "--nemesis", "partition", "--store", "store",
+		"--control", "ssh", "--nodes-file", f.NodesFile, "--ssh-user", sshtest.SudoUserName, "--control-opt", "sudo=never", "--control-opt", "home=/tmp/faultline-nosudo",
+		"--ssh-key", f.Key, "--ssh-known-hosts", f.KnownHosts)
+	if code != 3 || !strings.Contains(errOut, "partition needs iptables, and node "+f.Nodes[0].Addr.String()) || !strings.Contains(errOut, "root") {
+		t.Fatalf("exit %d, want 3 naming the node and what it lacks:\n%s%s", code, out, errOut)
+	}
+	t.Logf("%s", strings.TrimSpace(errOut))
+	for _, n := range f.Nodes {
+		if s := stateOf(t, f, n.Name); len(s.procs) > 0 {
+			t.Errorf("%s runs faultline after the refusal: %v", n.Name, s.procs)
+		}
+		if out := onNode(t, f, n.Name, "ls /tmp/fault''line-nosudo/runs 2>/dev/null; true"); strings.TrimSpace(out) != "" {
+			t.Errorf("%s: a run directory is left: %s", n.Name, out)
+		}
+	}
+	// And a fault only containers can do, on local nodes.
+	code, _, errOut = faultline(t, dir, "run", "--time-limit", "5s", "--nemesis", "unplug", "--store", "store")
+	if code != 3 || !strings.Contains(errOut, "unplug needs nodes that are containers") {
+		t.Errorf("unplug on local nodes: exit %d: %s", code, errOut)
+	}
+}

@@ -56,9 +56,10 @@ var Options = []options.Spec{
 
 func init() {
 	control.Register(control.Backend{
-		Name:    BackendName,
-		Doc:     "containers on the local Docker engine: made for the run (images built locally, never pulled), or a Compose project's (--docker-project) left as they are",
-		Options: Options,
+		Name:       BackendName,
+		Doc:        "containers on the local Docker engine: made for the run (images built locally, never pulled), or a Compose project's (--docker-project) left as they are",
+		Options:    Options,
+		Containers: true,
 		DefaultNodes: func(n int) []control.NodeSpec {
 			var out []control.NodeSpec
 			for i := range n {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -332,15 +331,11 @@ type process struct {
 	start uint64
 	host  *exec.Cmd // an agent on the host, our child
 
-	done   chan struct{}
-	once   sync.Once
-	mu     sync.Mutex
-	status control.ExitStatus
-	err    error
+	control.Exit
 }
 
 func (c *Cluster) newProcess(n *node, pid int, start uint64) *process {
-	p := &process{c: c, n: n, pid: pid, start: start, done: make(chan struct{})}
+	p := &process{c: c, n: n, pid: pid, start: start}
 	c.mu.Lock()
 	c.procs[p] = struct{}{}
 	c.mu.Unlock()
@@ -348,15 +343,11 @@ func (c *Cluster) newProcess(n *node, pid int, start uint64) *process {
 }
 
 func (p *process) finish(st control.ExitStatus, err error) {
-	p.once.Do(func() {
-		p.mu.Lock()
-		p.status, p.err = st, err
-		p.mu.Unlock()
-		close(p.done)
+	if p.Finish(st, err) {
 		p.c.mu.Lock()
 		delete(p.c.procs, p)
 		p.c.mu.Unlock()
-	})
+	}
 }
 
 // poll looks at p every second until it has gone (or the cluster is torn
@@ -380,29 +371,19 @@ func (p *process) poll() {
 	}
 }
 
-func (p *process) Node() string          { return p.n.name }
-func (p *process) Pid() int              { return p.pid }
-func (p *process) Done() <-chan struct{} { return p.done }
+func (p *process) Node() string { return p.n.name }
+func (p *process) Pid() int     { return p.pid }
 
 func (p *process) Wait(ctx context.Context) (control.ExitStatus, error) {
-	select {
-	case <-p.done:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.status, p.err
-	case <-ctx.Done():
-		return control.ExitStatus{}, fmt.Errorf("waiting for pid %d on %s: %w", p.pid, p.n.name, ctx.Err())
-	}
+	return p.WaitExit(ctx, fmt.Sprintf("pid %d on %s", p.pid, p.n.name))
 }
 
 // Signal implements control.Process through the host's agent (`agent
 // signal --group`, which refuses a recycled pid and waits for SIGSTOP to
 // take effect); an agent of ours on the host is signalled directly.
 func (p *process) Signal(sig syscall.Signal) error {
-	select {
-	case <-p.done:
+	if p.Exited() {
 		return fmt.Errorf("signal %v to pid %d on %s: %w", sig, p.pid, p.n.name, control.ErrExited)
-	default:
 	}
 	if p.host != nil {
 		if err := p.host.Process.Signal(sig); err != nil {

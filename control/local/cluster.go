@@ -325,7 +325,7 @@ func (c *Cluster) Teardown(ctx context.Context) error {
 	_, err := removeRun(ctx, c.id)
 	for _, p := range procs {
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-ctx.Done():
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -23,10 +22,8 @@ type process struct {
 	pid  int
 	cmd  *exec.Cmd
 
-	done   chan struct{}
-	mu     sync.Mutex
-	status control.ExitStatus
-	err    error // from Wait, other than a non-zero exit
+	// The error of the exit is from Wait, other than a non-zero exit.
+	control.Exit
 }
 
 var _ control.Process = (*process)(nil)
@@ -76,18 +73,15 @@ func (c *Cluster) Start(ctx context.Context, node string, spec control.Cmd) (con
 	if err := inNamespace(ns, cmd.Start); err != nil {
 		return nil, fmt.Errorf("starting %s on %s: %w", spec.Path, node, err)
 	}
-	p := &process{node: node, pid: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+	p := &process{node: node, pid: cmd.Process.Pid, cmd: cmd}
 	c.procs[p] = struct{}{}
 	go func() {
 		err := cmd.Wait()
-		p.mu.Lock()
-		p.status = exitStatus(cmd.ProcessState)
 		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			p.err = err
+		if errors.As(err, &ee) {
+			err = nil
 		}
-		p.mu.Unlock()
-		close(p.done)
+		p.Finish(exitStatus(cmd.ProcessState), err)
 		c.mu.Lock()
 		delete(c.procs, p)
 		c.mu.Unlock()
@@ -105,19 +99,16 @@ func exitStatus(ps *os.ProcessState) control.ExitStatus {
 	return control.ExitStatus{Code: ps.ExitCode()}
 }
 
-func (p *process) Node() string          { return p.node }
-func (p *process) Pid() int              { return p.pid }
-func (p *process) Done() <-chan struct{} { return p.done }
+func (p *process) Node() string { return p.node }
+func (p *process) Pid() int     { return p.pid }
 
 // Signal delivers sig to the process and then to its process group (its
 // children), so that pausing or killing a node's service pauses or kills
 // all of it. The process itself is signalled through its pidfd, which
 // cannot hit a recycled pid.
 func (p *process) Signal(sig syscall.Signal) error {
-	select {
-	case <-p.done:
+	if p.Exited() {
 		return fmt.Errorf("signal %v to pid %d on %s: %w", sig, p.pid, p.node, control.ErrExited)
-	default:
 	}
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		if errors.Is(err, os.ErrProcessDone) {
@@ -127,7 +118,7 @@ func (p *process) Signal(sig syscall.Signal) error {
 	}
 	_ = syscall.Kill(-p.pid, sig) // the group may be just the process: ESRCH is fine
 	if sig == syscall.SIGSTOP {
-		return waitStopped(p.pid, p.done)
+		return waitStopped(p.pid, p.Done())
 	}
 	return nil
 }
@@ -174,14 +165,7 @@ func allStopped(pid int) bool {
 }
 
 func (p *process) Wait(ctx context.Context) (control.ExitStatus, error) {
-	select {
-	case <-p.done:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.status, p.err
-	case <-ctx.Done():
-		return control.ExitStatus{}, fmt.Errorf("waiting for pid %d on %s: %w", p.pid, p.node, ctx.Err())
-	}
+	return p.WaitExit(ctx, fmt.Sprintf("pid %d on %s", p.pid, p.node))
 }
 
 // Exec implements control.Cluster.

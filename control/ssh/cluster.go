@@ -471,7 +471,7 @@ func (c *Cluster) Teardown(ctx context.Context) error {
 	defer cancel()
 	for _, p := range procs {
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-gctx.Done():
 		}
 		p.finish(control.ExitStatus{Code: -1}, nil)

@@ -9,7 +9,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -31,17 +30,13 @@ type process struct {
 	start uint64 // /proc/PID/stat start time; 0 if unknown
 	piped bool
 
-	done   chan struct{}
-	once   sync.Once
-	mu     sync.Mutex
-	status control.ExitStatus
-	err    error
+	control.Exit
 }
 
 var _ control.Process = (*process)(nil)
 
 func (c *Cluster) newProcess(n *nodeConn, pid int, start uint64) *process {
-	p := &process{c: c, node: n, pid: pid, start: start, done: make(chan struct{})}
+	p := &process{c: c, node: n, pid: pid, start: start}
 	c.mu.Lock()
 	c.procs[p] = struct{}{}
 	c.mu.Unlock()
@@ -50,40 +45,26 @@ func (c *Cluster) newProcess(n *nodeConn, pid int, start uint64) *process {
 
 // finish records how p ended and closes Done (once).
 func (p *process) finish(st control.ExitStatus, err error) {
-	p.once.Do(func() {
-		p.mu.Lock()
-		p.status, p.err = st, err
-		p.mu.Unlock()
-		close(p.done)
+	if p.Finish(st, err) {
 		p.c.mu.Lock()
 		delete(p.c.procs, p)
 		p.c.mu.Unlock()
-	})
+	}
 }
 
-func (p *process) Node() string          { return p.node.name }
-func (p *process) Pid() int              { return p.pid }
-func (p *process) Done() <-chan struct{} { return p.done }
+func (p *process) Node() string { return p.node.name }
+func (p *process) Pid() int     { return p.pid }
 
 func (p *process) Wait(ctx context.Context) (control.ExitStatus, error) {
-	select {
-	case <-p.done:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.status, p.err
-	case <-ctx.Done():
-		return control.ExitStatus{}, fmt.Errorf("waiting for pid %d on %s: %w", p.pid, p.node.name, ctx.Err())
-	}
+	return p.WaitExit(ctx, fmt.Sprintf("pid %d on %s", p.pid, p.node.name))
 }
 
 // Signal implements control.Process with `agent signal --group`, which
 // refuses a recycled pid (by start time) and, for SIGSTOP, returns once
 // the process and its children have stopped.
 func (p *process) Signal(sig syscall.Signal) error {
-	select {
-	case <-p.done:
+	if p.Exited() {
 		return fmt.Errorf("signal %v to pid %d on %s: %w", sig, p.pid, p.node.name, control.ErrExited)
-	default:
 	}
 	if _, err := p.c.node(p.node.name); err != nil {
 		return err
@@ -151,7 +132,7 @@ func (p *process) poll() {
 			return
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 			return
 		case <-p.c.bg.Done():
 			return
@@ -322,10 +303,8 @@ func (p *process) follow(lines <-chan string, end func() error) {
 		}
 	}
 	_ = end()
-	select {
-	case <-p.done:
+	if p.Exited() {
 		return
-	default:
 	}
 	p.c.logf("ssh: lost the session of pid %d on %s before it exited: polling it", p.pid, p.node.name)
 	p.poll()
