@@ -39,11 +39,11 @@ func (n Need) lacks(f agent.Facts) string {
 		if !f.IptablesRestore {
 			miss = append(miss, "iptables-restore")
 		}
-		if !f.Root {
-			miss = append(miss, "root (the agent does not run as root)")
-		}
 		if len(miss) > 0 {
 			return "lacks " + strings.Join(miss, " and ") + " (apt-get install iptables)"
+		}
+		if !f.Root {
+			return "lacks root: the agent does not run as root (log in as root, or as a user with passwordless sudo)"
 		}
 	case NeedDelay:
 		if !(f.Netem && f.Tc) && !f.Nfqueue {
