@@ -83,7 +83,7 @@ func HealStore(ctx context.Context, store string) (nemesis.Report, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", dir, err))
 			continue
 		}
-		rep.Undone = append(rep.Undone, fmt.Sprintf("tore down the %s cluster %s of %s (logs in %s)", rec.Cluster.Backend, rec.Cluster.RunID, dir, filepath.Join(dir, "nodes")))
+		rep.Undone = append(rep.Undone, fmt.Sprintf("ended the %s cluster %s of the dead run %s: what it made removed, its logs in %s", rec.Cluster.Backend, rec.Cluster.RunID, dir, filepath.Join(dir, "nodes")))
 	}
 	return rep, errors.Join(errs...)
 }

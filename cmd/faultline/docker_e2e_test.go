@@ -306,6 +306,52 @@ func TestDockerComposeAttach(t *testing.T) {
 			t.Errorf("%s: its output was not collected: %v", svc, err)
 		}
 	}
+
+	// A controller killed while a partition and a pause are in effect on
+	// the user's containers: heal undoes both from the journal and leaves
+	// the containers as they were.
+	cmd := exec.Command(bin, "run", "--control", "docker", "--docker-project", project,
+		"--target-opt", "existing=true", "--target-opt", "service=container",
+		"--nemesis", "partition,pause", "--nemesis-overlap", "--nemesis-interval", "2s", "--time-limit", "120s", "--store", "killed")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	rules := func() int {
+		n := 0
+		for _, c := range list() {
+			n += rulesIn(t, cli, c.ID)
+		}
+		return n
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for rules() == 0 || len(stoppedMembers()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a partition and a pause were never in effect together on the project's containers")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	code, out, errOut = faultline(t, dir, "heal", "--store", "killed")
+	if code != 0 {
+		t.Fatalf("heal: exit %d\n%s\n%s", code, out, errOut)
+	}
+	t.Logf("heal:\n%s", out)
+	for _, c := range list() {
+		svc := c.Labels["com.docker.compose.service"]
+		info, err := cli.ContainerInspect(context.Background(), c.ID)
+		if ids[svc] != c.ID || err != nil || !info.State.Running || info.State.Paused {
+			t.Errorf("%s after heal: id %s (was %s), %+v, %v", svc, c.ID[:12], ids[svc][:12], info.State, err)
+		}
+		if n := rulesIn(t, cli, c.ID); n > 0 {
+			t.Errorf("%s: %d FAULTLINE rules left after heal", svc, n)
+		}
+	}
+	if st := stoppedMembers(); len(st) > 0 {
+		t.Errorf("members still stopped after heal: %v", st)
+	}
 }
 
 // PostgreSQL in a container shows write skew (G2-item) under repeatable
