@@ -17,6 +17,7 @@ import (
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/nemesis"
+	"github.com/faultline-dev/faultline/reports"
 	"github.com/faultline-dev/faultline/workloads"
 )
 
@@ -90,9 +91,6 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if err := writeJSON(filepath.Join(dir, "plan.json"), plan); err != nil {
 		return res, err
 	}
-	if err := updateLatest(plan.Store, dir); err != nil {
-		logf("store/latest: %v", err)
-	}
 	logf("run %s: plan %+v", dir, plan)
 
 	// Processes started in node namespaces are reaped here, not by PID 1.
@@ -134,9 +132,19 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	err = sys.Start(setupCtx)
 	cancel()
 	if err != nil {
-		return res, fmt.Errorf("cluster setup: %w", err)
+		err = fmt.Errorf("cluster setup: %w", err)
+		teardown()
+		// CI reads the store: a run that never started says so there too.
+		if werr := writeNotRun(dir, plan.Name, "setup", err, info); werr != nil {
+			logf("writing results: %v", werr)
+		}
+		return res, err
 	}
 	logf("cluster up")
+	// store/latest moves to runs that started, not to a failed setup.
+	if err := updateLatest(plan.Store, dir); err != nil {
+		logf("store/latest: %v", err)
+	}
 
 	histPath := filepath.Join(dir, "history.jsonl")
 	rec, err := histories.Create(histPath)
@@ -242,6 +250,17 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		return res, fmt.Errorf("check: %w", err)
 	}
 	out.Results.Run = info
+	switch {
+	case res.Interrupted:
+		// What was recorded is checked, but the run did not run its
+		// course: never a pass (exit 3).
+		out.Results.Checkers["run"] = checker.Result{Valid: checker.Unknown,
+			Summary: fmt.Sprintf("interrupted after %s: the history ends early, so the verdict of what it holds (%s) is not the run's", res.Duration.Round(time.Millisecond), out.Results.Valid)}
+		out.Results.Valid = checker.Merge(out.Results.Valid, checker.Unknown)
+	case runErr != nil:
+		out.Results.Checkers["run"] = checker.Result{Valid: checker.Unknown, Summary: "the run failed: " + runErr.Error()}
+		out.Results.Valid = checker.Merge(out.Results.Valid, checker.Unknown)
+	}
 	if info.RecoveryError != "" {
 		// A cluster that never recovered is not a pass.
 		out.Results.Checkers["recovery"] = checker.Result{Valid: checker.Unknown, Summary: "the cluster did not answer again within " + plan.RecoveryTimeout.String() + ": " + info.RecoveryError}
@@ -253,6 +272,26 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	}
 	logf("verdict %s", out.Results.Valid)
 	return res, runErr
+}
+
+// writeNotRun writes results.json and junit.xml for a run that could not
+// run (stage: setup): the verdict is unknown, with the error as an error
+// test case.
+func writeNotRun(dir, name, stage string, err error, info RunInfo) error {
+	res := checker.Compose(map[string]checker.Result{stage: {Valid: checker.Unknown, Summary: err.Error()}}, nil)
+	res.Run = info
+	if werr := writeJSON(filepath.Join(dir, "results.json"), res); werr != nil {
+		return werr
+	}
+	f, werr := os.Create(filepath.Join(dir, reports.JUnitFile))
+	if werr != nil {
+		return werr
+	}
+	if werr := reports.WriteJUnit(f, name, res); werr != nil {
+		f.Close()
+		return werr
+	}
+	return f.Close()
 }
 
 func progress(o Options, format string, args ...any) {

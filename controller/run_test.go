@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,15 @@ import (
 	_ "github.com/faultline-dev/faultline/workloads/register"
 )
 
+// brokenSystem cannot be set up.
+type brokenSystem struct{ *memory.System }
+
+func (brokenSystem) Start(ctx context.Context) error { return errors.New("broken on purpose") }
+
 func init() {
+	RegisterTarget(TargetSpec{Name: "memory-broken", Client: (*memory.Client)(nil), DefaultNodes: 3, InProcess: func(cfg SystemConfig) (System, error) {
+		return brokenSystem{memory.New(cfg.Plan.Nodes.Names())}, nil
+	}})
 	// A deliberately broken target: nodes serve stale reads.
 	RegisterTarget(TargetSpec{Name: "memory-stale", Client: (*memory.Client)(nil), DefaultNodes: 5, InProcess: func(cfg SystemConfig) (System, error) {
 		s := memory.New(cfg.Plan.Nodes.Names())
@@ -136,8 +145,51 @@ func TestRunInterrupted(t *testing.T) {
 	if !res.Interrupted || time.Since(start) > 20*time.Second {
 		t.Fatalf("interrupted=%v after %s", res.Interrupted, time.Since(start))
 	}
-	if res.Results.Valid != checker.Valid || res.Ops == 0 {
-		t.Fatalf("what was recorded must still be checked: %s, %d ops", res.Results.Valid, res.Ops)
+	if res.Results.Checkers["linearizable"].Valid != checker.Valid || res.Ops == 0 {
+		t.Fatalf("what was recorded must still be checked: %s, %d ops", res.Results.Checkers["linearizable"].Valid, res.Ops)
+	}
+	// Never a pass anywhere: the verdict, results.json and junit.xml.
+	if res.Results.Valid != checker.Unknown || res.Results.Checkers["run"].Valid != checker.Unknown {
+		t.Errorf("an interrupted run's verdict is %s (run: %+v), want unknown", res.Results.Valid, res.Results.Checkers["run"])
+	}
+	b, _ := os.ReadFile(filepath.Join(res.Dir, "results.json"))
+	if !strings.Contains(string(b), `"valid": "unknown"`) || !strings.Contains(string(b), `"interrupted": true`) {
+		t.Errorf("results.json of an interrupted run:\n%.400s", b)
+	}
+	j, _ := os.ReadFile(filepath.Join(res.Dir, "junit.xml"))
+	if !strings.Contains(string(j), `<testcase name="run"`) || !strings.Contains(string(j), "<error") {
+		t.Errorf("junit.xml of an interrupted run has no error test case:\n%s", j)
+	}
+}
+
+// A run whose cluster cannot be set up writes an unknown verdict and a
+// junit.xml with an error, and store/latest stays where it was.
+func TestRunSetupFails(t *testing.T) {
+	good := memoryPlan(t, "memory")
+	gres, err := Run(context.Background(), good, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := memoryPlan(t, "memory-broken")
+	p.Store, p.Name = good.Store, "broken"
+	if _, err := Run(context.Background(), p, Options{}); err == nil || !strings.Contains(err.Error(), "cluster setup: broken on purpose") {
+		t.Fatalf("Run = %v, want the setup error", err)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(p.Store, p.Name, "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("run dirs %v", dirs)
+	}
+	b, _ := os.ReadFile(filepath.Join(dirs[0], "results.json"))
+	if !strings.Contains(string(b), `"valid": "unknown"`) || !strings.Contains(string(b), "broken on purpose") {
+		t.Errorf("results.json of a failed setup:\n%s", b)
+	}
+	j, _ := os.ReadFile(filepath.Join(dirs[0], "junit.xml"))
+	if !strings.Contains(string(j), `<testcase name="setup"`) || !strings.Contains(string(j), "<error") {
+		t.Errorf("junit.xml of a failed setup:\n%s", j)
+	}
+	latest, _ := filepath.EvalSymlinks(filepath.Join(p.Store, "latest"))
+	if want, _ := filepath.EvalSymlinks(gres.Dir); latest != want {
+		t.Errorf("store/latest -> %s after a failed setup, want the last run that started, %s", latest, want)
 	}
 }
 
