@@ -215,3 +215,29 @@ func sweepNode(cont bool) ([]string, error) {
 	}
 	return did, errors.Join(errs...)
 }
+
+// held lists what the sessions under a node directory hold: one line per
+// fault, "session fault what", from the ledgers.
+func init() {
+	register("held", "list the faults the sessions under --dir hold, from their ledgers", func(args []string, stdout, stderr io.Writer) int {
+		fs := flags("held", stderr)
+		dir := fs.String("dir", "", "node directory")
+		if code, ok := parse(fs, args); !ok {
+			return code
+		}
+		ss, err := sessions(*dir)
+		if err != nil {
+			return fail(stderr, "held", err)
+		}
+		for _, s := range ss {
+			order, undos, err := outstanding(ledgerPath(*dir, s))
+			if err != nil {
+				return fail(stderr, "held", err)
+			}
+			for _, id := range order {
+				fmt.Fprintf(stdout, "session %s fault %d: %s\n", s, id, strings.Join(describeUndo(undos[id]), "; "))
+			}
+		}
+		return exitOK
+	})
+}

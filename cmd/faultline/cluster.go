@@ -28,6 +28,8 @@ func signalContext(timeout time.Duration) (context.Context, context.CancelFunc) 
 func init() {
 	cmd := &cobra.Command{
 		Use:   "cluster",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRunE,
 		Short: "Start or stop a cluster of any target for ad hoc work",
 		Long: `'cluster up' starts a target's cluster (etcd by default, on local network
 namespaces, or on SSH nodes with --control ssh) and leaves it running for ad

@@ -44,6 +44,12 @@ func TestClusterUpNemesisByHand(t *testing.T) {
 	if n := len(memberPids()); n != 2 {
 		t.Errorf("%d members run after killing n3, want 2", n)
 	}
+	st := mustRun(t, dir, 0, "nemesis", "status", "--store", "store")
+	for _, want := range []string{"journal: partition", "journal: pause", "journal: kill", "n2: session", "resumed stopped pids", "emptied iptables chain FAULTLINE-PARTITION"} {
+		if !strings.Contains(st, want) {
+			t.Errorf("nemesis status lacks %q:\n%s", want, st)
+		}
+	}
 	out = mustRun(t, dir, 0, "nemesis", "heal", "--store", "store")
 	t.Logf("nemesis heal:\n%s", out)
 	if !strings.Contains(out, "restarted") || !strings.Contains(out, "PARTITION") || !strings.Contains(out, "resumed") {
@@ -51,6 +57,16 @@ func TestClusterUpNemesisByHand(t *testing.T) {
 	}
 	if faultlineChainsWithRules(t) > 0 || anyStopped(memberPids()) || len(memberPids()) != 3 {
 		t.Errorf("after nemesis heal: %d chains with rules, stopped %v, %d members", faultlineChainsWithRules(t), anyStopped(memberPids()), len(memberPids()))
+	}
+	if st := mustRun(t, dir, 0, "nemesis", "status", "--store", "store"); !strings.Contains(st, "journal: no fault in effect") || strings.Contains(st, "session") {
+		t.Errorf("nemesis status after heal:\n%s", st)
+	}
+	// Misspelled subcommands are refused with a suggestion.
+	if code, _, errOut := faultline(t, dir, "nemesis", "partiton"); code != 3 || !strings.Contains(errOut, "did you mean partition?") {
+		t.Errorf("nemesis partiton: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := faultline(t, dir, "cluster", "stauts"); code != 3 || !strings.Contains(errOut, "did you mean status?") {
+		t.Errorf("cluster stauts: exit %d, %s", code, errOut)
 	}
 	mustRun(t, dir, 0, "cluster", "down", "--store", "store")
 	if left := leftovers(t); len(left) > 0 {

@@ -15,6 +15,8 @@ import (
 func init() {
 	cmd := &cobra.Command{
 		Use:   "image",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRunE,
 		Short: "Build and list the container images of the Docker backend",
 		Long: `The Docker backend runs nodes in containers of images that faultline builds
 locally in the Docker engine (DOCKER_HOST honoured); no image is ever pulled

@@ -16,6 +16,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
+	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/controller"
 	"github.com/faultline-dev/faultline/nemesis"
 )
@@ -56,6 +57,8 @@ func init() {
 	)
 	cmd := &cobra.Command{
 		Use:   "nemesis",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRunE,
 		Short: "Inject a fault by hand into the cluster 'cluster up' made, or heal it",
 		Long: `Inject one fault into the cluster that 'faultline cluster up' started (any
 target, any backend; read from <store>/cluster/cluster.json). The fault stays
@@ -262,7 +265,18 @@ that a kill left dead are restarted.`,
 			return healByHand(cmd.OutOrStdout(), store)
 		},
 	}
-	cmd.AddCommand(partition, kill, pause, clock, packet, unplug, heal)
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "List the faults in effect in the cluster 'cluster up' made",
+		Long: `List the faults in effect: those the journal shows as injected and not
+recovered, and what each node's agent holds (a lease that ran out, or a
+heal, may have undone a fault the journal still shows).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return statusByHand(cmd.OutOrStdout(), store)
+		},
+	}
+	cmd.AddCommand(partition, kill, pause, clock, packet, unplug, status, heal)
 	rootCmd.AddCommand(cmd)
 }
 
@@ -345,6 +359,47 @@ func describe(a nemesis.Action) string {
 		return fmt.Sprint(a.Value())
 	}
 	return string(b)
+}
+
+func statusByHand(out io.Writer, store string) error {
+	ctx, cancel := signalContext(time.Minute)
+	defer cancel()
+	a, err := attachByHand(ctx, store)
+	if err != nil {
+		return err
+	}
+	entries, err := nemesis.ReadJournal(filepath.Join(a.Dir, nemesis.JournalFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return withCode(exitError, err)
+	}
+	in := nemesis.Outstanding(entries)
+	if len(in) == 0 {
+		fmt.Fprintln(out, "journal: no fault in effect")
+	}
+	for _, e := range in {
+		fmt.Fprintf(out, "journal: %s %s since %s (id %d)\n", e.Fault, e.Action, e.Time.Local().Format(time.DateTime), e.ID)
+	}
+	var errs []error
+	for _, n := range a.Cluster.Nodes() {
+		cmd := control.AgentCmd(a.Cluster, n.Name, "held", "--dir", a.Cluster.NodeDir(n.Name))
+		b, err := a.Cluster.Exec(ctx, n.Name, cmd)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.Name, err))
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) == 1 && lines[0] == "" {
+			fmt.Fprintf(out, "%s: its agents hold nothing\n", n.Name)
+			continue
+		}
+		for _, l := range lines {
+			fmt.Fprintf(out, "%s: %s\n", n.Name, l)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return withCode(exitError, fmt.Errorf("nemesis status: %w", err))
+	}
+	return nil
 }
 
 func healByHand(out io.Writer, store string) error {

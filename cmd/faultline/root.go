@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -77,4 +78,28 @@ func execute() int {
 	}
 	fmt.Fprintln(os.Stderr, "faultline:", err)
 	return exitError
+}
+
+// groupRunE makes a command that only groups subcommands (cluster,
+// nemesis, image) refuse an unknown or misspelled subcommand with exit 3
+// and a "did you mean", as cobra does for the root's; without arguments it
+// shows its help.
+func groupRunE(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	return withCode(exitError, fmt.Errorf("%s (its commands: %s)", msg, strings.Join(names, ", ")))
 }
