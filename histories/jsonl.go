@@ -134,10 +134,12 @@ func normalizeJSON(v any) (any, error) {
 }
 
 // ReadJSONL reads faultline's history.jsonl: one op per line. Blank lines
-// are skipped. Ops without an index are numbered by position. A truncated
-// last line (a controller killed mid-write) is an error naming the line: no
-// checker should silently judge a history that lost an op. Lines are
-// decoded in parallel, one range of lines per CPU.
+// are skipped. Ops without an index are numbered by position. A last line
+// cut off mid-op (no newline after it: a writer that crashed mid-write) is
+// a *TruncatedError carrying every complete op before it, so a caller can
+// check those and say what was dropped; a bad line anywhere else is an
+// error naming the line. Lines are decoded in parallel, one range of lines
+// per CPU.
 func ReadJSONL(r io.Reader, file string) (History, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -189,10 +191,20 @@ func readJSONLBytes(data []byte, file string) (History, error) {
 	}
 	wg.Wait()
 	// The first error in file order.
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	var tail *TruncatedError
+	for w, err := range errs {
+		if err == nil {
+			continue
 		}
+		var pe *ParseError
+		last := spans[len(spans)-1]
+		if w == workers-1 && errors.As(err, &pe) && pe.Line == last.line && last.end == len(data) {
+			// Only the last line, and it has no newline: cut off.
+			tail = &TruncatedError{File: file, Line: last.line, Bytes: last.end - last.start, Err: err}
+			h = h[:len(h)-1]
+			break
+		}
+		return nil, err
 	}
 	indexed := 0
 	for i := range h {
@@ -209,8 +221,29 @@ func readJSONLBytes(data []byte, file string) (History, error) {
 			}
 		}
 	}
+	if tail != nil {
+		tail.History = h
+		return nil, tail
+	}
 	return h, nil
 }
+
+// TruncatedError says a history's last line was cut off mid-op, as a
+// writer that crashed mid-write leaves it. History holds every complete
+// op before it.
+type TruncatedError struct {
+	File    string
+	Line    int
+	Bytes   int
+	Err     error
+	History History
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("%s:%d: the last line (%d bytes) is cut off mid-op, as a writer that crashed leaves it: %v", e.File, e.Line, e.Bytes, e.Err)
+}
+
+func (e *TruncatedError) Unwrap() error { return e.Err }
 
 // AppendJSON appends op's JSONL encoding (without newline) to b. It is the
 // recorder's hot path, so it writes the fixed fields by hand.

@@ -223,3 +223,26 @@ func BenchmarkRecorderParallel(b *testing.B) {
 		}
 	})
 }
+
+// A last line cut off mid-op is a TruncatedError carrying the complete
+// ops; the same bad line in the middle, or a bad last line that ends with
+// a newline (a complete line that is wrong), is an error naming the line.
+func TestReadJSONLTruncatedTail(t *testing.T) {
+	good := "{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n" +
+		"{\"index\":1,\"time\":2,\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":3}\n"
+	cut := "{\"index\":2,\"time\":3,\"proc"
+	_, err := ReadJSONL(strings.NewReader(good+cut), "h.jsonl")
+	var te *TruncatedError
+	if !errors.As(err, &te) || te.Line != 3 || len(te.History) != 2 || te.History[1].Value != int64(3) {
+		t.Fatalf("cut-off last line: %v, %+v", err, te)
+	}
+	if !strings.Contains(err.Error(), "h.jsonl:3: the last line") {
+		t.Errorf("message: %v", err)
+	}
+	for _, bad := range []string{cut + "\n" + good, good + cut + "\n"} {
+		_, err := ReadJSONL(strings.NewReader(bad), "h.jsonl")
+		if err == nil || errors.As(err, &te) {
+			t.Errorf("%q: %v, want a plain error", bad, err)
+		}
+	}
+}

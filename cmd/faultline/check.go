@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -119,6 +120,14 @@ func checkOne(stdout io.Writer, format, path, out, independent string, opts suit
 		return 0, err
 	}
 	h, err := histories.ReadFile(file)
+	// A last line cut off mid-op (a writer that crashed) is dropped, and
+	// said; a bad line anywhere else is an error.
+	var trunc *histories.TruncatedError
+	dropped := ""
+	if errors.As(err, &trunc) {
+		h, err = trunc.History, nil
+		dropped = fmt.Sprintf("dropped line %d (%d bytes), the last, cut off mid-op as a writer that crashed leaves it; the %d complete lines before it were checked", trunc.Line, trunc.Bytes, len(h))
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -144,14 +153,19 @@ func checkOne(stdout io.Writer, format, path, out, independent string, opts suit
 			// Independent: the values were split from Jepsen [key value]
 			// tuples.
 			Independent bool `json:"independent,omitempty"`
+			// Dropped says what of the file was not checked.
+			Dropped string `json:"dropped,omitempty"`
 			checker.Results
-		}{file, split, o.Results})
+		}{file, split, dropped, o.Results})
 		if err != nil {
 			return 0, err
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		printText(stdout, file, o, files)
+		if dropped != "" {
+			fmt.Fprintf(stdout, "  history: %s\n", dropped)
+		}
 		if split && independent == "auto" {
 			fmt.Fprintln(stdout, "  (values were Jepsen independent [key value] tuples: checked key by key; --independent off checks them whole)")
 		}

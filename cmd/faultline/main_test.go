@@ -156,7 +156,9 @@ func TestCheckOutAndJSON(t *testing.T) {
 func TestCheckBadInput(t *testing.T) {
 	dir := t.TempDir()
 	trunc := filepath.Join(dir, "history.jsonl")
-	os.WriteFile(trunc, []byte(`{"index":0,"time":1,"process":0,"type":"invoke","f":"read","value":null}`+"\n"+`{"index":1,"time":2,"proc`), 0o644)
+	// A bad line in the middle is an error naming it (a cut-off last line
+	// is not: see TestCheckTruncatedTail).
+	os.WriteFile(trunc, []byte(`{"index":0,"time":1,"process":0,"type":"invoke","f":"read","value":null}`+"\n"+`{"index":1,"time":2,"proc`+"\n"+`{"index":2,"time":3,"process":0,"type":"invoke","f":"read","value":null}`+"\n"), 0o644)
 	garbled := filepath.Join(dir, "garbled.log")
 	os.WriteFile(garbled, []byte("INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:okay\t:read\tnil\n"), 0o644)
 	cases := []struct {
@@ -176,6 +178,23 @@ func TestCheckBadInput(t *testing.T) {
 		if code != 3 || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 3 and %q", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+// A history whose last line was cut off (a writer that crashed) is checked
+// up to it, and the output says what was dropped.
+func TestCheckTruncatedTail(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "history.jsonl")
+	os.WriteFile(file, []byte(`{"index":0,"time":1,"process":0,"type":"invoke","f":"write","value":1}`+"\n"+
+		`{"index":1,"time":2,"process":0,"type":"ok","f":"write","value":1}`+"\n"+`{"index":2,"time":3,"proc`), 0o644)
+	code, out, errOut := faultline(t, "", "check", "--model", "register", file)
+	if code != 0 || !strings.Contains(out, "dropped line 3 (25 bytes), the last, cut off mid-op") || !strings.Contains(out, "2 history events") {
+		t.Errorf("exit %d, want 0 saying what was dropped:\n%s%s", code, out, errOut)
+	}
+	code, out, _ = faultline(t, "", "check", "--model", "register", "--format", "json", file)
+	if code != 0 || !strings.Contains(out, `"dropped":"dropped line 3`) {
+		t.Errorf("json: exit %d:\n%s", code, out)
 	}
 }
 
