@@ -22,8 +22,10 @@ import (
 )
 
 // Plan is everything needed to run (and rerun) one test. It is written to
-// the store as plan.json; a YAML file of the same fields can be given with
-// -c, and flags override it.
+// the store as plan.json, whose field names are the YAML plan's (JSON is
+// YAML), so `faultline run -c store/…/plan.json` reruns it as it was; a
+// YAML file of the same fields can be given with -c, and flags override
+// it.
 type Plan struct {
 	Name     string `json:"name" yaml:"name"`
 	Target   string `json:"target" yaml:"target"`
@@ -37,40 +39,40 @@ type Plan struct {
 	Nodes Nodes `json:"nodes" yaml:"nodes"`
 	// NodesFile is a Jepsen-style nodes file (one host[:port] a line),
 	// read into Nodes when the plan is loaded.
-	NodesFile   string   `json:"nodes_file,omitempty" yaml:"nodes-file"`
+	NodesFile   string   `json:"nodes-file,omitempty" yaml:"nodes-file"`
 	Concurrency int      `json:"concurrency" yaml:"concurrency"`
 	Rate        float64  `json:"rate" yaml:"rate"`
-	TimeLimit   Duration `json:"time_limit" yaml:"time-limit"`
+	TimeLimit   Duration `json:"time-limit" yaml:"time-limit"`
 	Seed        int64    `json:"seed" yaml:"seed"`
 	Store       string   `json:"store" yaml:"store"`
 	// OpTimeout bounds each operation; an op that outlives it is info.
-	OpTimeout Duration `json:"op_timeout" yaml:"op-timeout"`
+	OpTimeout Duration `json:"op-timeout" yaml:"op-timeout"`
 	// RecoveryTimeout bounds the final phase's wait for the cluster to
 	// answer again.
-	RecoveryTimeout Duration `json:"recovery_timeout" yaml:"recovery-timeout"`
+	RecoveryTimeout Duration `json:"recovery-timeout" yaml:"recovery-timeout"`
 	// TargetOptions are the target's own options (faultline list shows
 	// them): e.g. etcd's read-consistency, PostgreSQL's isolation.
-	TargetOptions map[string]string `json:"target_options,omitempty" yaml:"target-options"`
+	TargetOptions map[string]string `json:"target-options,omitempty" yaml:"target-options"`
 	// ControlOptions are the backend's options: e.g. ssh's user, key,
 	// known-hosts.
-	ControlOptions map[string]string `json:"control_options,omitempty" yaml:"control-options"`
+	ControlOptions map[string]string `json:"control-options,omitempty" yaml:"control-options"`
 	// ReadConsistency, Isolation and Upsert are shorthands for the target
 	// options of the same names (etcd's read-consistency, PostgreSQL's
 	// isolation and upsert), kept so that older plans still run.
-	ReadConsistency string `json:"read_consistency,omitempty" yaml:"read-consistency"`
+	ReadConsistency string `json:"read-consistency,omitempty" yaml:"read-consistency"`
 	Isolation       string `json:"isolation,omitempty" yaml:"isolation"`
 	Upsert          string `json:"upsert,omitempty" yaml:"upsert"`
 	// Nemesis names the faults to schedule; NemesisInterval how often.
 	Nemesis         []string `json:"nemesis" yaml:"nemesis"`
-	NemesisInterval Duration `json:"nemesis_interval" yaml:"nemesis-interval"`
+	NemesisInterval Duration `json:"nemesis-interval" yaml:"nemesis-interval"`
 	// NemesisOverlap gives each fault its own timeline, so that faults
 	// overlap (a partition while a node is paused); otherwise one fault is
 	// in effect at a time.
-	NemesisOverlap bool `json:"nemesis_overlap,omitempty" yaml:"nemesis-overlap"`
+	NemesisOverlap bool `json:"nemesis-overlap,omitempty" yaml:"nemesis-overlap"`
 	// FaultLease is how long a node's agent holds a fault without hearing
 	// from the controller: if the controller dies or loses the network,
 	// every node heals itself when it runs out.
-	FaultLease Duration `json:"fault_lease" yaml:"fault-lease"`
+	FaultLease Duration `json:"fault-lease" yaml:"fault-lease"`
 }
 
 // DefaultName is a plan's name when it gives none: target-workload.
@@ -319,11 +321,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// UnmarshalYAML reads "30s" (a bare number is seconds).
+// UnmarshalYAML reads "30s". A bare number is refused, as the flags
+// refuse it: 30 could be seconds or milliseconds.
 func (d *Duration) UnmarshalYAML(v *yaml.Node) error {
-	if n, err := strconv.ParseFloat(v.Value, 64); err == nil {
-		*d = Duration(n * float64(time.Second))
-		return nil
+	if _, err := strconv.ParseFloat(v.Value, 64); err == nil && v.Value != "0" {
+		return fmt.Errorf("line %d: %s has no unit: give one, e.g. %ss or %sms", v.Line, v.Value, v.Value, v.Value)
 	}
 	t, err := time.ParseDuration(v.Value)
 	if err != nil {
@@ -346,7 +348,7 @@ func LoadPlan(path string) (Plan, error) {
 	dec.KnownFields(true)
 	// An empty file is all defaults.
 	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
-		return p, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return p, fmt.Errorf("%s: %s", path, yamlError(err, b))
 	}
 	if p.NodesFile != "" {
 		f := p.NodesFile
@@ -360,6 +362,37 @@ func LoadPlan(path string) (Plan, error) {
 		p.Nodes, p.NodesFile = ns, ""
 	}
 	return p, nil
+}
+
+// yamlTypes names what a field wants, for yaml's "into <Go type>".
+var yamlTypes = strings.NewReplacer(
+	"into int64", "into a whole number", "into int", "into a whole number",
+	"into float64", "into a number", "into bool", "into true or false",
+	"into string", "into a string", "into []string", "into a list of names",
+	"into map[string]string", "into a map of KEY: VALUE",
+	"!!str", "the string", "!!int", "the number", "!!float", "the number", "!!bool", "the boolean", "!!seq", "a list", "!!map", "a map")
+
+var yamlLine = regexp.MustCompile(`line (\d+): cannot unmarshal`)
+
+// yamlError rewords yaml's errors in a plan's terms: fields, not Go
+// types. src is the plan, to name the field on the line at fault.
+func yamlError(err error, src []byte) string {
+	s := strings.TrimPrefix(err.Error(), "yaml: ")
+	s = strings.ReplaceAll(s, "unmarshal errors:\n  ", "")
+	lines := strings.Split(string(src), "\n")
+	s = yamlLine.ReplaceAllStringFunc(s, func(m string) string {
+		n, _ := strconv.Atoi(yamlLine.FindStringSubmatch(m)[1])
+		field := ""
+		if n >= 1 && n <= len(lines) {
+			field, _, _ = strings.Cut(strings.TrimLeft(lines[n-1], " -"), ":")
+		}
+		if field == "" {
+			return m
+		}
+		return fmt.Sprintf("line %d: %s: cannot unmarshal", n, strings.TrimSpace(field))
+	})
+	s = strings.ReplaceAll(s, "cannot unmarshal ", "cannot read ")
+	return yamlTypes.Replace(s)
 }
 
 // Resolve fills in what the plan leaves to the target and the backend (the

@@ -161,3 +161,37 @@ func TestReadNodesFile(t *testing.T) {
 		t.Errorf("a typo in a node map: %v", err)
 	}
 }
+
+// plan.json is a plan -c reads as it is: the same fields, the same
+// values; durations need a unit in YAML as on the command line; errors
+// name the field, not a Go type.
+func TestPlanJSONReruns(t *testing.T) {
+	p := DefaultPlan()
+	p.Name, p.Nodes, p.Seed, p.Nemesis = "again", NodeNames(3), 7, []string{"partition", "kill"}
+	p.TargetOptions = map[string]string{"read-consistency": "serializable"}
+	p.ControlOptions = map[string]string{}
+	p.NemesisOverlap = true
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plan.json")
+	if err := writeJSON(path, p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadPlan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(p)
+	b, _ := json.Marshal(back)
+	if string(a) != string(b) {
+		t.Errorf("plan.json read back differs:\n%s\n%s", a, b)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"time-limit: 30\n", "line 1: 30 has no unit: give one, e.g. 30s or 30ms"},
+		{"concurrency: lots\n", "line 1: concurrency: cannot read the string `lots` into a whole number"},
+	} {
+		os.WriteFile(path, []byte(c.yaml), 0o644)
+		if _, err := LoadPlan(path); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}
