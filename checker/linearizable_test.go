@@ -190,7 +190,7 @@ func TestPerKeyReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantContains(t, string(js), `"valid":false`, `"stuck":[{"index":7,"line":8,"invoke_index":6,"process":1,"type":"ok","f":"read","key":"10","value":4}]`)
+	wantContains(t, string(js), `"valid":"false"`, `"stuck":[{"index":7,"line":8,"invoke_index":6,"process":1,"type":"ok","f":"read","key":"10","value":4}]`)
 }
 
 func TestListsAreCapped(t *testing.T) {

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"github.com/faultline-dev/faultline/histories"
 )
 
-// Validity is a checker's verdict. It is written to JSON as true, false or
-// "unknown", as Jepsen does.
+// Validity is a checker's verdict. It is written to JSON as the string
+// "true", "false" or "unknown" (Jepsen's true, false, :unknown).
 type Validity int
 
 const (
@@ -44,29 +46,32 @@ func (v Validity) ExitCode() int {
 	}
 }
 
-// MarshalJSON writes true, false or "unknown".
+// MarshalJSON writes "true", "false" or "unknown": always a string, so
+// that a script reads one type (jq -r .valid prints the same words as
+// Jepsen's :valid? true, false, :unknown).
 func (v Validity) MarshalJSON() ([]byte, error) {
 	switch v {
 	case Valid:
-		return []byte("true"), nil
+		return []byte(`"true"`), nil
 	case Invalid:
-		return []byte("false"), nil
+		return []byte(`"false"`), nil
 	default:
 		return []byte(`"unknown"`), nil
 	}
 }
 
-// UnmarshalJSON reads true, false or "unknown".
+// UnmarshalJSON reads "true", "false" or "unknown", and the bare true and
+// false of results.json files written before it was always a string.
 func (v *Validity) UnmarshalJSON(b []byte) error {
 	switch string(b) {
-	case "true":
+	case "true", `"true"`:
 		*v = Valid
-	case "false":
+	case "false", `"false"`:
 		*v = Invalid
 	case `"unknown"`:
 		*v = Unknown
 	default:
-		return fmt.Errorf("valid must be true, false or \"unknown\", not %s", b)
+		return fmt.Errorf("valid must be \"true\", \"false\" or \"unknown\", not %s", b)
 	}
 	return nil
 }
@@ -108,6 +113,10 @@ type Results struct {
 	Not          []string          `json:"not"`
 	AlsoNot      []string          `json:"also_not"`
 	Stats        any               `json:"stats,omitempty"`
+	// Faults sums up each fault the history's nemesis ops show in effect
+	// (or failing); a run adds the faults it was asked for and never
+	// injected, with injected 0.
+	Faults []histories.FaultStat `json:"faults,omitempty"`
 	// Run is the controller's account of the run (ops, throughput, time
 	// to recover), absent for offline checks.
 	Run any `json:"run,omitempty"`

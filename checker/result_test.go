@@ -76,3 +76,42 @@ func TestComposeLinearizableAndStats(t *testing.T) {
 	js, _ = json.Marshal(res)
 	wantContains(t, string(js), `"valid":"unknown"`)
 }
+
+// valid is a string everywhere in results.json, whatever the verdict, so
+// that scripts read one type; old files with bare booleans still read.
+func TestValidIsAlwaysAString(t *testing.T) {
+	for _, v := range []Validity{Valid, Invalid, Unknown} {
+		res := Compose(map[string]Result{"a": {Valid: v}}, nil)
+		js, err := json.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw struct {
+			Valid    any                       `json:"valid"`
+			Checkers map[string]map[string]any `json:"checkers"`
+		}
+		if err := json.Unmarshal(js, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := raw.Valid.(string); !ok {
+			t.Errorf("%v: top-level valid is %T (%s)", v, raw.Valid, js)
+		}
+		if _, ok := raw.Checkers["a"]["valid"].(string); !ok {
+			t.Errorf("%v: checker valid is %T (%s)", v, raw.Checkers["a"]["valid"], js)
+		}
+		var back Validity
+		if err := json.Unmarshal([]byte(`"`+map[Validity]string{Valid: "true", Invalid: "false", Unknown: "unknown"}[v]+`"`), &back); err != nil || back != v {
+			t.Errorf("%v does not read back: %v %v", v, back, err)
+		}
+	}
+	for in, want := range map[string]Validity{"true": Valid, "false": Invalid} {
+		var back Validity
+		if err := json.Unmarshal([]byte(in), &back); err != nil || back != want {
+			t.Errorf("old %s reads as %v, %v", in, back, err)
+		}
+	}
+	var bad Validity
+	if err := json.Unmarshal([]byte(`1`), &bad); err == nil {
+		t.Error("1 read as a verdict")
+	}
+}

@@ -122,38 +122,26 @@ func VisualizationFile(key string) string {
 // its stop (start-X / stop-X, or the end of the history), shaded in every
 // key's visualization.
 func NemesisAnnotations(h histories.History) []porcupine.Annotation {
-	var out []porcupine.Annotation
-	open := map[string]int{} // fault name -> index into out
+	windows, events := histories.FaultWindows(h)
 	var last int64
-	for i := range h {
-		op := &h[i]
-		last = op.Index
-		if op.Process != histories.Nemesis || op.Type == histories.Invoke {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(op.F, "start-"):
-			name := strings.TrimPrefix(op.F, "start-")
-			open[name] = len(out)
-			out = append(out, porcupine.Annotation{Tag: "nemesis", Start: op.Index, End: -1, Description: name,
-				Details: op.F + " " + histories.FormatValue(op.Value), BackgroundColor: "#f7d6d6"})
-		case strings.HasPrefix(op.F, "stop-"):
-			name := strings.TrimPrefix(op.F, "stop-")
-			if j, ok := open[name]; ok {
-				out[j].End = op.Index
-				delete(open, name)
-				continue
-			}
-			out = append(out, porcupine.Annotation{Tag: "nemesis", Start: op.Index, Description: op.F})
-		default:
-			out = append(out, porcupine.Annotation{Tag: "nemesis", Start: op.Index, Description: op.F,
-				Details: histories.FormatValue(op.Value)})
-		}
+	if len(h) > 0 {
+		last = h[len(h)-1].Index
 	}
-	for i := range out {
-		if out[i].End == -1 {
-			out[i].End = last
+	out := make([]porcupine.Annotation, 0, len(windows)+len(events))
+	for _, w := range windows {
+		end := w.EndIndex
+		if !w.Healed {
+			end = last
 		}
+		out = append(out, porcupine.Annotation{Tag: "nemesis", Start: w.StartIndex, End: end, Description: w.Name,
+			Details: "start-" + w.Name + " " + histories.FormatValue(w.Value), BackgroundColor: "#f7d6d6"})
+	}
+	for _, e := range events {
+		a := porcupine.Annotation{Tag: "nemesis", Start: e.Index, Description: e.F, Details: histories.FormatValue(e.Value)}
+		if e.Error != "" {
+			a.Details = "failed: " + e.Error
+		}
+		out = append(out, a)
 	}
 	return out
 }

@@ -198,8 +198,10 @@ func readJSONLBytes(data []byte, file string) (History, error) {
 		}
 		var pe *ParseError
 		last := spans[len(spans)-1]
-		if w == workers-1 && errors.As(err, &pe) && pe.Line == last.line && last.end == len(data) {
-			// Only the last line, and it has no newline: cut off.
+		if text := bytes.TrimSpace(data[last.start:last.end]); w == workers-1 && errors.As(err, &pe) && pe.Line == last.line &&
+			last.end == len(data) && text[0] == '{' && !json.Valid(text) {
+			// Only the last line, with no newline, and the start of a
+			// JSON object that ends too soon: cut off.
 			tail = &TruncatedError{File: file, Line: last.line, Bytes: last.end - last.start, Err: err}
 			h = h[:len(h)-1]
 			break
@@ -240,7 +242,12 @@ type TruncatedError struct {
 }
 
 func (e *TruncatedError) Error() string {
-	return fmt.Sprintf("%s:%d: the last line (%d bytes) is cut off mid-op, as a writer that crashed leaves it: %v", e.File, e.Line, e.Bytes, e.Err)
+	why := e.Err
+	var pe *ParseError
+	if errors.As(why, &pe) && pe.Err != nil {
+		why = pe.Err // without the place, said already
+	}
+	return fmt.Sprintf("%s:%d: the last line (%d bytes) is cut off mid-op, as a writer that crashed leaves it: %v", e.File, e.Line, e.Bytes, why)
 }
 
 func (e *TruncatedError) Unwrap() error { return e.Err }

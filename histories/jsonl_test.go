@@ -62,7 +62,7 @@ func TestJSONLErrors(t *testing.T) {
 	cases := []struct {
 		name, in, want string
 	}{
-		{"truncated", `{"index":0,"process":0,"type":"invoke","f":"read","value":null}` + "\n" + `{"index":1,"process":0,"ty`, "h.jsonl:2: bad op"},
+		{"truncated", `{"index":0,"process":0,"type":"invoke","f":"read","value":null}` + "\n" + `{"index":1,"process":0,"ty`, "h.jsonl:2: the last line (26 bytes) is cut off mid-op"},
 		{"unknown type", `{"index":0,"process":0,"type":"invok","f":"read","value":null}`, `h.jsonl:1: bad op: unknown op type "invok"`},
 		{"missing f", `{"index":0,"process":0,"type":"invoke","value":null}`, `h.jsonl:1: bad op: missing "f"`},
 		{"bad process", `{"index":0,"process":"n1","type":"invoke","f":"r","value":null}`, `h.jsonl:1: bad op: process "n1"`},

@@ -3,7 +3,6 @@ package reports
 import (
 	"math"
 	"sort"
-	"strings"
 
 	"github.com/faultline-dev/faultline/histories"
 )
@@ -27,62 +26,25 @@ type nemesisEvent struct {
 	Detail string
 }
 
-// faultWindows pairs each start-X with the next stop-X, as the history
-// records them: nemesis ops of type info (a nemesis that also records its
-// invocations has them skipped, so a window spans what took effect). A
-// start-X while X is already open is folded into the open window.
+// faultWindows is histories.FaultWindows with times relative to origin
+// (an unhealed window ends at span) and values as text.
 func faultWindows(h histories.History, origin, span int64) ([]fault, []nemesisEvent) {
-	var faults []fault
-	var events []nemesisEvent
-	open := map[string]int{} // X -> index into faults
-	for i := range h {
-		op := &h[i]
-		if op.Process != histories.Nemesis || op.Type == histories.Invoke {
-			continue
-		}
-		t := op.Time - origin
-		name, isStart, isStop := faultName(op.F)
-		switch {
-		case isStart:
-			if _, ok := open[name]; ok {
-				continue
-			}
-			open[name] = len(faults)
-			faults = append(faults, fault{Name: name, Start: t, End: -1, Detail: valueText(op.Value), StartIndex: op.Index})
-		case isStop:
-			if j, ok := open[name]; ok {
-				faults[j].End, faults[j].Healed, faults[j].EndIndex = t, true, op.Index
-				delete(open, name)
-				continue
-			}
-			events = append(events, nemesisEvent{Time: t, F: op.F, Detail: valueText(op.Value)})
-		default:
-			events = append(events, nemesisEvent{Time: t, F: op.F, Detail: valueText(op.Value)})
+	ws, evs := histories.FaultWindows(h)
+	faults := make([]fault, len(ws))
+	for i, w := range ws {
+		faults[i] = fault{Name: w.Name, Start: w.Start - origin, End: span, Healed: w.Healed, Detail: valueText(w.Value), StartIndex: w.StartIndex, EndIndex: w.EndIndex}
+		if w.Healed {
+			faults[i].End = w.End - origin
 		}
 	}
-	for i := range faults {
-		if faults[i].End < 0 {
-			faults[i].End = span
-			faults[i].EndIndex = -1
+	events := make([]nemesisEvent, len(evs))
+	for i, e := range evs {
+		events[i] = nemesisEvent{Time: e.Time - origin, F: e.F, Detail: valueText(e.Value)}
+		if e.Error != "" {
+			events[i].Detail = truncate("failed: "+e.Error, 200)
 		}
 	}
-	sort.SliceStable(faults, func(i, j int) bool { return faults[i].Start < faults[j].Start })
 	return faults, events
-}
-
-// faultName reads start-X / stop-X (and Jepsen's bare start / stop).
-func faultName(f string) (name string, start, stop bool) {
-	switch {
-	case f == "start":
-		return "fault", true, false
-	case f == "stop":
-		return "fault", false, true
-	case strings.HasPrefix(f, "start-"):
-		return strings.TrimPrefix(f, "start-"), true, false
-	case strings.HasPrefix(f, "stop-"):
-		return strings.TrimPrefix(f, "stop-"), false, true
-	}
-	return f, false, false
 }
 
 func valueText(v any) string {

@@ -100,6 +100,7 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("unknown workload %q (known: register, %s)", workload, strings.Join(Workloads, ", "))
 	}
 	out.Results = checker.Compose(results, results["stats"].Details)
+	out.Results.Faults = histories.SummarizeFaults(h)
 	out.Elapsed = time.Since(start)
 	return out, nil
 }

@@ -196,6 +196,13 @@ func printText(w io.Writer, file string, o suite.Outcome, files []string) {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(o.Results.Faults) > 0 {
+		fmt.Fprintf(w, "  faults:")
+		for _, f := range o.Results.Faults {
+			fmt.Fprintf(w, "\n    %s", f)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, f := range files {
 		fmt.Fprintf(w, "  wrote %s\n", f)
 	}

@@ -140,11 +140,11 @@ func TestCheckOutAndJSON(t *testing.T) {
 		File  string `json:"file"`
 		Valid any    `json:"valid"`
 	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Valid != false {
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Valid != "false" {
 		t.Fatalf("json output %q: %v", out, err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
-	if err != nil || !bytes.Contains(b, []byte(`"valid": false`)) {
+	if err != nil || !bytes.Contains(b, []byte(`"valid": "false"`)) {
 		t.Fatalf("results.json: %v %s", err, b)
 	}
 	htmls, _ := filepath.Glob(filepath.Join(dir, "*.html"))
