@@ -445,7 +445,16 @@ func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeo
 		if d.Undecided > 0 {
 			return Result{Valid: Unknown, Summary: fmt.Sprintf("unknown (%s): %s, all linearizable so far", def.name, timedOutMsg), Details: d}, nil, nil
 		}
-		return Result{Valid: Valid, Summary: fmt.Sprintf("linearizable (%s): %d ops on %s", def.name, d.Ops, keysWord(len(keys))), Details: d}, nil, nil
+		total := 0
+		for _, k := range keys {
+			total += len(k.pairs)
+		}
+		left := ""
+		if total > d.Ops {
+			// So that the count agrees with the stats' count of ops.
+			left = fmt.Sprintf(" (of %d; the other %d failed, or are reads that returned nothing, and constrain nothing)", total, total-d.Ops)
+		}
+		return Result{Valid: Valid, Summary: fmt.Sprintf("linearizable (%s): %d ops on %s%s", def.name, d.Ops, keysWord(len(keys)), left), Details: d}, nil, nil
 	}
 
 	const maxKeysInDetails = 100

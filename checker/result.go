@@ -99,6 +99,8 @@ type Result struct {
 	// checkers): Not the weakest, AlsoNot the stronger ones that follow.
 	Not     []string `json:"not,omitempty"`
 	AlsoNot []string `json:"also_not,omitempty"`
+	// Seconds is how long the checker took (0 when not measured).
+	Seconds float64 `json:"seconds,omitempty"`
 	// Details is the checker's own structured account (e.g. the keys and
 	// operations that could not be linearized).
 	Details any `json:"details,omitempty"`

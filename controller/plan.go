@@ -19,6 +19,7 @@ import (
 
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/internal/options"
+	"github.com/faultline-dev/faultline/nemesis"
 )
 
 // Plan is everything needed to run (and rerun) one test. It is written to
@@ -63,8 +64,8 @@ type Plan struct {
 	Isolation       string `json:"isolation,omitempty" yaml:"isolation"`
 	Upsert          string `json:"upsert,omitempty" yaml:"upsert"`
 	// Nemesis names the faults to schedule; NemesisInterval how often.
-	Nemesis         []string `json:"nemesis" yaml:"nemesis"`
-	NemesisInterval Duration `json:"nemesis-interval" yaml:"nemesis-interval"`
+	Nemesis         FaultList `json:"nemesis" yaml:"nemesis"`
+	NemesisInterval Duration  `json:"nemesis-interval" yaml:"nemesis-interval"`
 	// NemesisOverlap gives each fault its own timeline, so that faults
 	// overlap (a partition while a node is paused); otherwise one fault is
 	// in effect at a time.
@@ -335,6 +336,50 @@ func (d *Duration) UnmarshalYAML(v *yaml.Node) error {
 	return nil
 }
 
+// FaultList is a plan's nemesis: a list of fault specs (see
+// nemesis.FaultSpec), written as a YAML or JSON list, or as one string
+// separated by commas as --nemesis takes it ("partition:halves,kill").
+type FaultList []string
+
+// UnmarshalYAML reads a list or a comma-separated string.
+func (f *FaultList) UnmarshalYAML(v *yaml.Node) error {
+	if v.Kind == yaml.ScalarNode {
+		*f = splitFaults(v.Value)
+		return nil
+	}
+	var l []string
+	if err := v.Decode(&l); err != nil {
+		return fmt.Errorf("line %d: want a list of faults, or one string like partition,kill:one", v.Line)
+	}
+	*f = l
+	return nil
+}
+
+// UnmarshalJSON reads a list or a comma-separated string.
+func (f *FaultList) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*f = splitFaults(s)
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("want a list of faults, or one string like partition,kill:one")
+	}
+	*f = l
+	return nil
+}
+
+func splitFaults(s string) FaultList {
+	out := FaultList{}
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // LoadPlan reads a YAML plan over the defaults. Unknown fields are errors
 // naming the line, so a typo never silently falls back to a default. A
 // nodes file is read relative to the plan's directory.
@@ -500,8 +545,11 @@ func (p *Plan) Validate(knownTargets, knownWorkloads, knownNemeses []string) err
 		bad("fault-lease", "%s: must be positive, or 0 to hold faults until the run heals them", p.FaultLease)
 	}
 	for _, n := range p.Nemesis {
-		if !slices.Contains(knownNemeses, n) {
-			bad("nemesis", "unknown fault %q (known: %s)", n, strings.Join(knownNemeses, ", "))
+		name, _, _ := strings.Cut(n, ":")
+		if !slices.Contains(knownNemeses, strings.TrimSpace(name)) {
+			bad("nemesis", "unknown fault %q (known: %s)", name, strings.Join(knownNemeses, ", "))
+		} else if _, err := nemesis.ParseFaultSpec(n); err != nil {
+			bad("nemesis", "%v", err)
 		}
 	}
 	if len(p.Nemesis) > 0 && p.NemesisInterval <= 0 {
@@ -511,6 +559,54 @@ func (p *Plan) Validate(knownTargets, knownWorkloads, knownNemeses []string) err
 		return fmt.Errorf("bad plan: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// Warnings say what a valid plan will do that its author may not expect:
+// a fault schedule with no room in the time limit for every fault asked
+// for (each is in effect for one interval and healed for the next).
+func (p *Plan) Warnings() []string {
+	var out []string
+	if len(p.Nemesis) == 0 || p.NemesisInterval <= 0 {
+		return out
+	}
+	iv, limit := time.Duration(p.NemesisInterval), time.Duration(p.TimeLimit)
+	// The k-th injection of a lane (from 0) comes at offset+(2k+1)·interval.
+	fits := func(offset time.Duration, n int) int {
+		if limit <= offset+iv {
+			return 0
+		}
+		return min(n, int((limit-offset-iv-1)/(2*iv))+1)
+	}
+	lanes := [][]string{p.Nemesis}
+	if p.NemesisOverlap {
+		lanes = nil
+		at := map[string]int{}
+		for _, f := range p.Nemesis {
+			name, _, _ := strings.Cut(f, ":")
+			if i, ok := at[name]; ok {
+				lanes[i] = append(lanes[i], f)
+				continue
+			}
+			at[name] = len(lanes)
+			lanes = append(lanes, []string{f})
+		}
+	}
+	for i, lane := range lanes {
+		offset := iv * time.Duration(i) / time.Duration(len(lanes))
+		n := fits(offset, len(lane))
+		if n == len(lane) {
+			continue
+		}
+		need := offset + time.Duration(2*len(lane)-1)*iv + time.Second
+		maxIv := (limit - offset) / time.Duration(2*len(lane))
+		fix := fmt.Sprintf("raise --time-limit to %s", need.Round(time.Second))
+		if maxIv >= time.Second {
+			fix = fmt.Sprintf("lower --nemesis-interval to %s or ", maxIv.Truncate(time.Second)) + fix
+		}
+		out = append(out, fmt.Sprintf("a %s run at a nemesis interval of %s has room for %d of the %d faults of %s (%s): each is in effect for one interval, then healed for one; %s",
+			limit, iv, n, len(lane), map[bool]string{true: "this timeline", false: "the schedule"}[p.NemesisOverlap], strings.Join(lane, ", "), fix))
+	}
+	return out
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -29,6 +29,20 @@ func TestLoadPlan(t *testing.T) {
 	if err != nil || len(p.Nodes) != 2 || p.Nodes[1].Name != "b" {
 		t.Fatalf("%v %+v", err, p.Nodes)
 	}
+	// nemesis: a list, or one string as --nemesis takes it, with
+	// parameters; a bad one is refused naming the fault and parameter.
+	for _, y := range []string{"nemesis: partition:halves, kill:one\n", "nemesis: [partition:halves, kill:one]\n"} {
+		p, err = LoadPlan(write(y))
+		if err != nil || strings.Join(p.Nemesis, ",") != "partition:halves,kill:one" {
+			t.Fatalf("%q: %v %q", y, err, p.Nemesis)
+		}
+	}
+	if p, err = LoadPlan(write("nemesis: partition:halfs\n")); err == nil {
+		err = p.Validate([]string{"etcd"}, []string{"register"}, []string{"partition"})
+	}
+	if err == nil || !strings.Contains(err.Error(), `nemesis: fault "partition:halfs", parameter "halfs"`) {
+		t.Fatalf("bad parameter: %v", err)
+	}
 	if p, err = LoadPlan(write("")); err != nil || p.Target != DefaultPlan().Target {
 		t.Fatalf("empty plan: %v", err)
 	}
@@ -167,7 +181,7 @@ func TestReadNodesFile(t *testing.T) {
 // name the field, not a Go type.
 func TestPlanJSONReruns(t *testing.T) {
 	p := DefaultPlan()
-	p.Name, p.Nodes, p.Seed, p.Nemesis = "again", NodeNames(3), 7, []string{"partition", "kill"}
+	p.Name, p.Nodes, p.Seed, p.Nemesis = "again", NodeNames(3), 7, []string{"partition:halves", "kill", "packet:loss=0.2:nodes=n1+n2"}
 	p.TargetOptions = map[string]string{"read-consistency": "serializable"}
 	p.ControlOptions = map[string]string{}
 	p.NemesisOverlap = true
@@ -193,5 +207,31 @@ func TestPlanJSONReruns(t *testing.T) {
 		if _, err := LoadPlan(path); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.yaml, err, c.want)
 		}
+	}
+}
+
+// A schedule with no room for every fault asked for says so before the
+// run, with a way out; one with room says nothing.
+func TestPlanWarnsWhenFaultsDoNotFit(t *testing.T) {
+	p := DefaultPlan()
+	p.Nemesis = []string{"kill", "pause"}
+	p.NemesisInterval = Duration(10 * time.Second)
+	p.TimeLimit = Duration(30 * time.Second)
+	w := p.Warnings()
+	if len(w) != 1 || !strings.Contains(w[0], "room for 1 of the 2 faults") || !strings.Contains(w[0], "lower --nemesis-interval to 7s") || !strings.Contains(w[0], "raise --time-limit to 31s") {
+		t.Fatalf("warnings %q", w)
+	}
+	p.TimeLimit = Duration(31 * time.Second) // injections at 10s and 30s
+	if w := p.Warnings(); len(w) != 0 {
+		t.Fatalf("31s fits kill and pause: %q", w)
+	}
+	p.TimeLimit = Duration(30 * time.Second)
+	p.NemesisOverlap = true // each fault its own timeline
+	if w := p.Warnings(); len(w) != 0 {
+		t.Fatalf("overlapping timelines fit: %q", w)
+	}
+	p.Nemesis = nil
+	if w := p.Warnings(); len(w) != 0 {
+		t.Fatalf("no faults: %q", w)
 	}
 }

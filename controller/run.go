@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/faultline-dev/faultline/checker"
@@ -32,11 +34,13 @@ type Options struct {
 
 // Result is what a run produced.
 type Result struct {
-	Dir      string
-	Results  checker.Results
-	Outcome  suite.Outcome
-	Ops      int64
-	Duration time.Duration
+	Dir     string
+	Results checker.Results
+	Outcome suite.Outcome
+	// Ops are the client operations invoked; Events the history's lines
+	// (each op's invocation and completion, and the nemesis events).
+	Ops, Events int64
+	Duration    time.Duration
 	// Recovery is how long the cluster took to answer again in the final
 	// phase.
 	Recovery time.Duration
@@ -46,7 +50,11 @@ type Result struct {
 
 // RunInfo is the controller's own section of results.json.
 type RunInfo struct {
+	// Ops are client operations invoked; HistoryEvents the history's
+	// lines, of which NemesisEvents are the nemesis's.
 	Ops              int64   `json:"ops"`
+	NemesisEvents    int64   `json:"nemesis_events"`
+	HistoryEvents    int64   `json:"history_events"`
 	DurationSeconds  float64 `json:"duration_seconds"`
 	OpsPerSecond     float64 `json:"ops_per_second"`
 	RecoverySeconds  float64 `json:"recovery_seconds"`
@@ -54,6 +62,9 @@ type RunInfo struct {
 	RecoveryError    string  `json:"recovery_error,omitempty"`
 	TeardownError    string  `json:"teardown_error,omitempty"`
 	CollectLogsError string  `json:"collect_logs_error,omitempty"`
+	// ClaimedBy says what claims the consistency model checked (e.g.
+	// "PostgreSQL's repeatable read"), when the target says.
+	ClaimedBy string `json:"claimed_by,omitempty"`
 }
 
 // Run runs one test to the end. ctx cancelled (Ctrl-C) stops the workload
@@ -92,6 +103,10 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		return res, err
 	}
 	logf("run %s: plan %+v", dir, plan)
+	for _, w := range plan.Warnings() {
+		logf("warning: %s", w)
+		progress(opts, "warning: %s\n", w)
+	}
 
 	// Processes started in node namespaces are reaped here, not by PID 1.
 	if err := control.BecomeSubreaper(); err != nil {
@@ -207,10 +222,10 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if cerr := rec.Close(); cerr != nil && runErr == nil {
 		runErr = cerr
 	}
-	res.Ops = rec.Count()
+	res.Events = rec.Count()
 	res.Duration = time.Duration(rec.Now())
 	res.Interrupted = ctx.Err() != nil
-	info.Ops, info.Interrupted = res.Ops, res.Interrupted
+	info.Interrupted = res.Interrupted
 	info.DurationSeconds = res.Duration.Seconds()
 	if res.Duration > 0 {
 		info.OpsPerSecond = float64(stats.completed.Load()) / res.Duration.Seconds()
@@ -233,16 +248,22 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	teardown()
 
 	// Check what was recorded, read back from disk: the file is the record.
-	progress(opts, "checking %d ops…\n", res.Ops)
+	progress(opts, "checking %d history events…\n", res.Events)
 	h, err := histories.ReadFile(histPath)
 	if err != nil {
 		return res, fmt.Errorf("read back history: %w", err)
 	}
+	counts := histories.Count(h)
+	res.Ops = int64(counts.Ops)
+	info.Ops, info.NemesisEvents, info.HistoryEvents = res.Ops, int64(counts.Nemesis), int64(counts.Events)
 	copts := wl.Check()
 	if copts.ConsistencyModel == "" {
 		// The target says what it promises (e.g. PostgreSQL's isolation).
 		if c, ok := sys.(interface{ ConsistencyModel() string }); ok {
 			copts.ConsistencyModel = c.ConsistencyModel()
+		}
+		if c, ok := sys.(interface{ ClaimedBy() string }); ok && copts.ConsistencyModel != "" {
+			info.ClaimedBy = c.ClaimedBy()
 		}
 	}
 	out, err := suite.Check(h, histPath, copts)
@@ -250,15 +271,23 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		return res, fmt.Errorf("check: %w", err)
 	}
 	out.Results.Run = info
+	// Faults asked for that never took effect are in the summary too: a
+	// schedule that injected nothing must not pass for one that did.
+	for _, f := range plan.Nemesis {
+		name, _, _ := strings.Cut(f, ":")
+		if !slices.ContainsFunc(out.Results.Faults, func(s histories.FaultStat) bool { return s.Fault == name }) {
+			out.Results.Faults = append(out.Results.Faults, histories.FaultStat{Fault: name, Nodes: []string{}})
+		}
+	}
 	switch {
 	case res.Interrupted:
 		// What was recorded is checked, but the run did not run its
 		// course: never a pass (exit 3).
-		out.Results.Checkers["run"] = checker.Result{Valid: checker.Unknown,
+		out.Results.Checkers["run"] = checker.Result{Valid: checker.Unknown, Seconds: res.Duration.Seconds(),
 			Summary: fmt.Sprintf("interrupted after %s: the history ends early, so the verdict of what it holds (%s) is not the run's", res.Duration.Round(time.Millisecond), out.Results.Valid)}
 		out.Results.Valid = checker.Merge(out.Results.Valid, checker.Unknown)
 	case runErr != nil:
-		out.Results.Checkers["run"] = checker.Result{Valid: checker.Unknown, Summary: "the run failed: " + runErr.Error()}
+		out.Results.Checkers["run"] = checker.Result{Valid: checker.Unknown, Seconds: res.Duration.Seconds(), Summary: "the run failed: " + runErr.Error()}
 		out.Results.Valid = checker.Merge(out.Results.Valid, checker.Unknown)
 	}
 	if info.RecoveryError != "" {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -77,8 +78,25 @@ func TestRunMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if int64(len(h)) != res.Ops {
-		t.Fatalf("history has %d ops, run says %d", len(h), res.Ops)
+	if int64(len(h)) != res.Events {
+		t.Fatalf("history has %d events, run says %d", len(h), res.Events)
+	}
+	// The ops counted agree everywhere: the run, the stats checker (every
+	// op of a run that ended completed) and results.json's run section,
+	// which serve's index shows.
+	statOps := 0
+	for _, c := range res.Results.Checkers["stats"].Details.(map[string]checker.StatCounts) {
+		statOps += c.OK + c.Fail + c.Info
+	}
+	b, _ := os.ReadFile(filepath.Join(res.Dir, "results.json"))
+	var rj struct {
+		Run RunInfo `json:"run"`
+	}
+	if err := json.Unmarshal(b, &rj); err != nil {
+		t.Fatal(err)
+	}
+	if int64(statOps) != res.Ops || rj.Run.Ops != res.Ops || rj.Run.HistoryEvents != res.Events || res.Events != 2*res.Ops {
+		t.Fatalf("counts disagree: run %d ops, %d events; stats %d ops; results.json %+v", res.Ops, res.Events, statOps, rj.Run)
 	}
 	out, err := suite.Check(h, "", suite.Options{Model: "cas-register"})
 	if err != nil || out.Results.Valid != res.Results.Valid {

@@ -370,3 +370,12 @@ func (s *clusterSystem) ConsistencyModel() string {
 	}
 	return ""
 }
+
+// ClaimedBy says what makes the claim, e.g. "PostgreSQL's repeatable
+// read", for the report's headline; "" when the target does not say.
+func (s *clusterSystem) ClaimedBy() string {
+	if c, ok := s.db.(interface{ ClaimedBy() string }); ok {
+		return c.ClaimedBy()
+	}
+	return ""
+}

@@ -250,3 +250,33 @@ func (s FaultStat) String() string {
 	}
 	return out
 }
+
+// Counts are what a history holds: client operations (each an invocation,
+// completed or not, or a completion alone in a history without
+// invocations), nemesis events and history events (lines).
+type Counts struct {
+	Ops     int `json:"ops"`
+	Nemesis int `json:"nemesis_events"`
+	Events  int `json:"history_events"`
+}
+
+// Count counts h.
+func Count(h History) Counts {
+	c := Counts{Events: len(h)}
+	invokes, completions := 0, 0
+	for i := range h {
+		switch {
+		case h[i].Process == Nemesis:
+			c.Nemesis++
+		case h[i].Type == Invoke:
+			invokes++
+		default:
+			completions++
+		}
+	}
+	c.Ops = invokes
+	if invokes == 0 {
+		c.Ops = completions
+	}
+	return c
+}

@@ -133,8 +133,18 @@ func Lookup(name string) (Spec, error) {
 // Check refuses faults that a node of c or the target cannot do, saying
 // which node lacks what: every node's agent is asked what it can do
 // (agent.Facts). hasTarget says whether there is a system under test for
-// kill, pause and clock. Call it before anything is set up on the nodes.
+// kill, pause and clock. Faults are names or specs (kill:one). Call it
+// before anything is set up on the nodes.
 func Check(ctx context.Context, c control.Cluster, agents *agent.Pool, faults []string, hasTarget bool) (map[string]agent.Facts, error) {
+	// Faults may come as specs with parameters (kill:one).
+	var names []string
+	for _, f := range faults {
+		name, _, _ := strings.Cut(f, ":")
+		if name = strings.TrimSpace(name); !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	faults = names
 	var needs []Need
 	var errs []string
 	for _, name := range faults {

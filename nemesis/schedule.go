@@ -34,7 +34,9 @@ type Config struct {
 	Record func(histories.Op) (histories.Op, error)
 	// JournalPath is the journal, normally <run dir>/JournalFile. Required.
 	JournalPath string
-	// Faults are registry names to draw from, e.g. partition, kill.
+	// Faults are the faults to inject, each a registry name with optional
+	// parameters (FaultSpec), e.g. partition, kill:one, packet:loss=0.2.
+	// Every entry is injected once before any is injected again.
 	Faults []string
 	// Interval is the time between fault changes (DefaultInterval if 0).
 	Interval time.Duration
@@ -57,6 +59,7 @@ type Config struct {
 // "check-offsets" op with each node's offset in seconds.
 type Schedule struct {
 	cfg     Config
+	specs   []FaultSpec
 	env     *Env
 	journal *Journal
 	failers map[string]*Failer
@@ -90,21 +93,29 @@ func NewSchedule(cfg Config) (*Schedule, error) {
 	}
 	env := &Env{Cluster: cfg.Cluster, Agents: cfg.Agents, DB: cfg.DB, Logf: cfg.Logf}
 	s := &Schedule{cfg: cfg, env: env, failers: map[string]*Failer{}}
+	specs, err := ParseFaultSpecs(cfg.Faults)
+	if err != nil {
+		return nil, fmt.Errorf("nemesis schedule: %w", err)
+	}
+	nodes := control.NodeNames(cfg.Cluster)
 	var faults []string
-	for _, name := range cfg.Faults {
-		spec, err := Lookup(name)
-		if err != nil {
-			return nil, fmt.Errorf("nemesis schedule: %w", err)
-		}
+	for _, fs := range specs {
+		spec, _ := Lookup(fs.Name)
 		if spec.NeedsTarget && cfg.DB == nil {
-			return nil, fmt.Errorf("nemesis schedule: %s needs a target", name)
+			return nil, fmt.Errorf("nemesis schedule: %s needs a target", fs.Name)
 		}
-		if s.failers[name] == nil {
-			s.failers[name] = NewFailer(spec.New(env), nil)
-			faults = append(faults, name)
+		for _, n := range fs.fixedNodes() {
+			if !slices.Contains(nodes, n) {
+				return nil, fmt.Errorf("nemesis schedule: fault %q names node %q, and the cluster's nodes are %s", fs, n, strings.Join(nodes, ", "))
+			}
+		}
+		if s.failers[fs.Name] == nil {
+			s.failers[fs.Name] = NewFailer(spec.New(env), nil)
+			faults = append(faults, fs.Name)
 		}
 	}
 	s.cfg.Faults = faults
+	s.specs = specs
 	ref := cfg.Cluster.Ref()
 	j, err := OpenJournal(cfg.JournalPath, &ref, cfg.Agents.Session())
 	if err != nil {
@@ -153,38 +164,74 @@ func (s *Schedule) logf(format string, args ...any) { s.env.logf(format, args...
 // a fault fails (the fault stays active for HealAll), if the history
 // cannot be written, or if three injections in a row fail.
 func (s *Schedule) Run(ctx context.Context) error {
-	if !s.cfg.Overlap || len(s.cfg.Faults) == 1 {
-		return s.runLane(ctx, s.cfg.Faults, newRNG(s.cfg.Seed), 0)
+	names, by := specsByFault(s.specs)
+	if !s.cfg.Overlap || len(names) == 1 {
+		return s.runLane(ctx, &lane{specs: s.specs, rng: newRNG(s.cfg.Seed)}, 0)
 	}
 	// One timeline per fault, started a fraction of the interval apart,
 	// each with its own source so the faults each draws stay repeatable.
-	errs := make([]error, len(s.cfg.Faults))
+	errs := make([]error, len(names))
 	var wg sync.WaitGroup
-	for i, f := range s.cfg.Faults {
+	for i, f := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(s.cfg.Seed), 0x6661756c746c696e^uint64(i+1)))
-			offset := s.cfg.Interval * time.Duration(i) / time.Duration(len(s.cfg.Faults))
-			errs[i] = s.runLane(ctx, []string{f}, rng, offset)
+			offset := s.cfg.Interval * time.Duration(i) / time.Duration(len(names))
+			errs[i] = s.runLane(ctx, &lane{specs: by[f], rng: rng}, offset)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// runLane alternates, every Interval (after offset), injecting a fault
-// drawn from faults and recovering it.
-func (s *Schedule) runLane(ctx context.Context, faults []string, rng *rand.Rand, offset time.Duration) error {
+// lane is one timeline of faults: it injects its specs in rounds, each
+// round every spec once in a random order, so that a short run does not
+// draw one fault again and again while another never comes.
+type lane struct {
+	specs []FaultSpec
+	rng   *rand.Rand
+	order []int
+	step  uint64
+}
+
+// next draws the next fault and its arguments. The lane's source draws
+// first, so that the sequence of faults does not depend on how many draws
+// each plan makes; the plan then draws from srng.
+func (l *lane) next() (spec FaultSpec, args Args, srng *rand.Rand) {
+	if len(l.order) == 0 {
+		l.order = l.rng.Perm(len(l.specs))
+	}
+	spec = l.specs[l.order[0]]
+	l.order = l.order[1:]
+	srng = rand.New(rand.NewPCG(l.rng.Uint64(), l.step))
+	l.step++
+	return spec, spec.Args(srng), srng
+}
+
+func (l *lane) names() string {
+	var out []string
+	for _, s := range l.specs {
+		if !slices.Contains(out, s.Name) {
+			out = append(out, s.Name)
+		}
+	}
+	return strings.Join(out, " or ")
+}
+
+// runLane alternates, every Interval (after offset), injecting the lane's
+// next fault and recovering it.
+func (s *Schedule) runLane(ctx context.Context, l *lane, offset time.Duration) error {
 	failures := 0
 	if offset > 0 && !sleep(ctx, offset) {
 		return nil
 	}
-	for step := uint64(0); ; step++ {
+	for {
 		if s.isClosed() || !sleep(ctx, s.cfg.Interval) {
 			return nil
 		}
-		name, args, srng := s.draw(faults, rng, step)
+		spec, args, srng := l.next()
+		name := spec.Name
 		injected, err := s.inject(ctx, name, args, srng)
 		if err != nil {
 			return err
@@ -194,7 +241,7 @@ func (s *Schedule) runLane(ctx context.Context, faults []string, rng *rand.Rand,
 				return nil
 			}
 			if failures++; failures >= 3 {
-				return fmt.Errorf("nemesis schedule: three injections of %s in a row failed (see the history's nemesis ops)", strings.Join(faults, " or "))
+				return fmt.Errorf("nemesis schedule: three injections of %s in a row failed (see the history's nemesis ops)", l.names())
 			}
 			continue
 		}
@@ -207,16 +254,6 @@ func (s *Schedule) runLane(ctx context.Context, faults []string, rng *rand.Rand,
 			return nil
 		}
 	}
-}
-
-// draw picks step's fault and its arguments. The schedule's own source
-// draws first, so that the sequence of faults does not depend on how many
-// draws each plan makes; the plan then draws from srng.
-func (s *Schedule) draw(faults []string, rng *rand.Rand, step uint64) (name string, args Args, srng *rand.Rand) {
-	name = faults[rng.IntN(len(faults))]
-	srng = rand.New(rand.NewPCG(rng.Uint64(), step))
-	spec, _ := Lookup(name)
-	return name, spec.Random(srng), srng
 }
 
 // newRNG is the schedule's own source of randomness for seed.

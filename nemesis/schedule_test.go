@@ -168,27 +168,31 @@ func TestJournalTornLastLine(t *testing.T) {
 	}
 }
 
-// The same seed draws the same faults with the same arguments, and a run
-// of 30 steps draws every fault asked for; the plans those arguments make
-// are the same too.
+// The same seed draws the same faults with the same arguments, and every
+// round of as many steps as there are faults injects each fault once; the
+// plans those arguments make are the same too.
 func TestScheduleIsRepeatable(t *testing.T) {
 	const n = 30
+	faults := []string{"partition", "kill", "pause", "clock", "packet"}
 	c := newFakeCluster("n1", "n2", "n3", "n4", "n5")
 	draws := func(seed int64) []string {
-		s := &Schedule{cfg: Config{Faults: []string{"partition", "kill", "pause", "clock", "packet"}}}
+		specs, err := ParseFaultSpecs(faults)
+		if err != nil {
+			t.Fatal(err)
+		}
 		env := &Env{Cluster: c, DB: &fakeDB{primaries: []string{"n2"}}}
-		rng := newRNG(seed)
+		l := &lane{specs: specs, rng: newRNG(seed)}
 		var out []string
-		for step := range uint64(n) {
-			name, args, srng := s.draw(s.cfg.Faults, rng, step)
-			line := name
-			spec, _ := Lookup(name)
+		for step := range n {
+			fs, args, srng := l.next()
+			line := fs.Name
+			spec, _ := Lookup(fs.Name)
 			if pa, ok := args.(PacketArgs); ok {
 				pa.DelayMethod = DelayNfqueue // auto would ask the nodes
 				args = pa
 			}
 			if a, err := spec.New(env).Plan(context.Background(), args, srng); err != nil {
-				t.Fatalf("step %d: planning %s: %v", step, name, err)
+				t.Fatalf("step %d: planning %s: %v", step, fs.Name, err)
 			} else {
 				line += " " + histories.FormatValue(a.Value())
 			}
@@ -203,14 +207,90 @@ func TestScheduleIsRepeatable(t *testing.T) {
 	if strings.Join(a, "\n") == strings.Join(other, "\n") {
 		t.Error("seeds 42 and 43 gave the same faults")
 	}
-	kinds := map[string]int{}
-	for _, s := range a {
-		kinds[strings.Fields(s)[0]]++
-	}
-	if len(kinds) != 5 {
-		t.Errorf("%d steps drew %d of 5 faults: %v", n, len(kinds), kinds)
+	for round := 0; round < n; round += len(faults) {
+		kinds := map[string]int{}
+		for _, s := range a[round : round+len(faults)] {
+			kinds[strings.Fields(s)[0]]++
+		}
+		if len(kinds) != len(faults) {
+			t.Errorf("steps %d–%d drew %d of %d faults: %v", round, round+len(faults)-1, len(kinds), len(faults), kinds)
+		}
 	}
 	t.Logf("seed 42, first steps:\n%s", strings.Join(a[:6], "\n"))
+}
+
+// A fault's parameters fix what they name, every time; the rest is drawn.
+func TestFaultSpecs(t *testing.T) {
+	rng := newRNG(7)
+	for _, c := range []struct {
+		spec string
+		ok   func(Args) bool
+	}{
+		{"partition:halves", func(a Args) bool { return a.(PartitionArgs).Grudge == GrudgeHalves }},
+		{"partition:grudge=majorities-ring", func(a Args) bool { return a.(PartitionArgs).Grudge == GrudgeMajoritiesRing }},
+		{"partition:nodes=n1+n3", func(a Args) bool {
+			p := a.(PartitionArgs)
+			return p.Grudge == GrudgeIsolate && p.Nodes.String() == "n1,n3"
+		}},
+		{"kill:one", func(a Args) bool { return a.(KillArgs).Nodes.Kind == SelectOne }},
+		{"kill:nodes=n2", func(a Args) bool { return a.(KillArgs).Nodes.String() == "n2" }},
+		{"pause:primaries", func(a Args) bool { return a.(PauseArgs).Nodes.Kind == SelectPrimaries }},
+		{"unplug:all", func(a Args) bool { return a.(UnplugArgs).Nodes.Kind == SelectAll }},
+		{"clock:strobe:offset=5s:period=100ms:majority", func(a Args) bool {
+			c := a.(ClockArgs)
+			return c.Mode == ClockStrobe && c.Offset == 5*time.Second && c.Period == 100*time.Millisecond && c.Nodes.Kind == SelectMajority
+		}},
+		{"packet:loss=0.2", func(a Args) bool {
+			p := a.(PacketArgs)
+			return p.Loss == 0.2 && p.Delay == 0 && p.Rate == 0
+		}},
+		{"packet:delay=50ms:jitter=10ms:nodes=all:method=nfqueue", func(a Args) bool {
+			p := a.(PacketArgs)
+			return p.Delay == 50*time.Millisecond && p.Jitter == 10*time.Millisecond && p.Nodes.Kind == SelectAll && p.DelayMethod == DelayNfqueue
+		}},
+		{"packet:rate=64KiB", func(a Args) bool { return a.(PacketArgs).Rate == 64<<10 }},
+	} {
+		fs, err := ParseFaultSpec(c.spec)
+		if err != nil {
+			t.Errorf("%s: %v", c.spec, err)
+			continue
+		}
+		if fs.String() != c.spec {
+			t.Errorf("%s prints as %s", c.spec, fs)
+		}
+		for range 20 {
+			if a := fs.Args(rng); !c.ok(a) {
+				t.Errorf("%s drew %+v", c.spec, a)
+				break
+			}
+		}
+	}
+	// Without parameters the schedule draws: kill picks among the kinds.
+	fs, _ := ParseFaultSpec("kill")
+	kinds := map[SelectKind]bool{}
+	for range 50 {
+		kinds[fs.Args(rng).(KillArgs).Nodes.Kind] = true
+	}
+	if len(kinds) < 3 {
+		t.Errorf("kill drew only %v", kinds)
+	}
+	for spec, want := range map[string]string{
+		"meteor":             `unknown fault "meteor"`,
+		"partition:halfs":    `fault "partition:halfs", parameter "halfs": grudge "halfs": want one of`,
+		"kill:oen":           `fault "kill:oen", parameter "oen": unknown word "oen" (want which nodes`,
+		"packet:loss=1.5":    `parameter "loss=1.5": "1.5" is not a probability`,
+		"packet:delay=50":    `"50" is not a duration with a unit`,
+		"packet:speed=1":     `unknown parameter "speed"`,
+		"clock:offset=-1s":   `-1s must be positive`,
+		"kill:":              `fault "kill:": empty parameter`,
+		"partition:explicit": `an explicit grudge is given with`,
+		"kill:nodes=n1++n2":  `empty node name`,
+	} {
+		_, err := ParseFaultSpec(spec)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", spec, err, want)
+		}
+	}
 }
 
 func TestScheduleRejectsBadConfig(t *testing.T) {
@@ -225,6 +305,9 @@ func TestScheduleRejectsBadConfig(t *testing.T) {
 		{Cluster: c, Agents: ag, JournalPath: path, Faults: []string{"partition"}},
 		{Cluster: c, Agents: ag, Record: rec, JournalPath: path},
 		{Cluster: c, Record: rec, JournalPath: path, Faults: []string{"partition"}},
+		{Cluster: c, Agents: ag, Record: rec, JournalPath: path, Faults: []string{"partition:halfs"}},
+		// A node the cluster does not have is refused before the run.
+		{Cluster: c, Agents: ag, DB: &fakeDB{}, Record: rec, JournalPath: path, Faults: []string{"kill:nodes=n9"}},
 	} {
 		if _, err := NewSchedule(cfg); err == nil {
 			t.Errorf("NewSchedule(%+v) succeeded", cfg)

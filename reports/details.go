@@ -257,7 +257,7 @@ func readTxnDetails(details any) (txnView, bool) {
 			flat = append(flat, typed{typ, c})
 		}
 		if n, ok := num(m["count"]); ok && int(n) > len(cases) {
-			v.Unexplained = append(v.Unexplained, fmt.Sprintf("%s: %d found, %d explained", typ, int(n), len(cases)))
+			v.Unexplained = append(v.Unexplained, fmt.Sprintf("%s: %d found; these are the earliest and the latest %d in the history", typ, int(n), len(cases)))
 		}
 	}
 	for i, t := range flat {

@@ -1,11 +1,13 @@
 package reports
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/faultline-dev/faultline/checker"
@@ -16,6 +18,7 @@ import (
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
+	Time     string       `xml:"time,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
@@ -25,6 +28,7 @@ type junitSuites struct {
 
 type junitSuite struct {
 	Name       string          `xml:"name,attr"`
+	Time       string          `xml:"time,attr"`
 	Tests      int             `xml:"tests,attr"`
 	Failures   int             `xml:"failures,attr"`
 	Errors     int             `xml:"errors,attr"`
@@ -71,9 +75,12 @@ func WriteJUnit(w io.Writer, name string, res checker.Results) error {
 	if len(res.AlsoNot) > 0 {
 		suite.Properties = append(suite.Properties, junitProperty{Name: "also_not", Value: strings.Join(res.AlsoNot, ", ")})
 	}
+	// The suite's time is the run's (when there was one) and the checks'.
+	total := runSeconds(res.Run)
 	for _, cname := range slices.Sorted(maps.Keys(res.Checkers)) {
 		r := res.Checkers[cname]
-		tc := junitCase{Name: cname, Classname: "faultline." + name, Time: "0", SystemOut: r.Summary}
+		tc := junitCase{Name: cname, Classname: "faultline." + name, Time: junitTime(r.Seconds), SystemOut: r.Summary}
+		total += r.Seconds
 		switch r.Valid {
 		case checker.Invalid:
 			tc.Failure = &junitProblem{Message: failureMessage(r), Type: anomalyType(r), Body: explainFailure(cname, r)}
@@ -86,7 +93,8 @@ func WriteJUnit(w io.Writer, name string, res checker.Results) error {
 		suite.Cases = append(suite.Cases, tc)
 	}
 	suite.SystemOut = Summary(res)
-	doc := junitSuites{Name: "faultline", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}}
+	suite.Time = junitTime(total)
+	doc := junitSuites{Name: "faultline", Time: suite.Time, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -97,6 +105,27 @@ func WriteJUnit(w io.Writer, name string, res checker.Results) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+func junitTime(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
+
+// runSeconds is the run's duration from results.json's run section.
+func runSeconds(run any) float64 {
+	d, _ := runMap(run)["duration_seconds"].(float64)
+	return d
+}
+
+// runMap is results.json's run section as a map: the controller's RunInfo
+// (which reports does not know), or what a results.json read back holds.
+func runMap(run any) map[string]any {
+	if m, ok := run.(map[string]any); ok || run == nil {
+		return m
+	}
+	var m map[string]any
+	if b, err := json.Marshal(run); err == nil {
+		_ = json.Unmarshal(b, &m)
+	}
+	return m
 }
 
 func anomalyType(r checker.Result) string {

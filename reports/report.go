@@ -134,6 +134,7 @@ type page struct {
 	Txn        []txnSection
 	Lin        []linSection
 	PairError  string
+	FaultSum   []faultSumRow
 	Faults     []faultRow
 	FaultBase  *faultRow
 	FaultNote  string
@@ -253,21 +254,7 @@ func buildPage(h histories.History, res checker.Results, extra Extras) *page {
 	}
 	p.Generated = gen.Format("2006-01-02 15:04:05 MST")
 
-	switch res.Valid {
-	case checker.Valid:
-		p.Headline = "Valid"
-		p.Lead = "No anomaly found: every checker passed."
-	case checker.Invalid:
-		p.Headline = "Not valid"
-		p.Lead = "An anomaly was found"
-		if len(res.AnomalyTypes) > 0 {
-			p.Lead += ": " + strings.Join(res.AnomalyTypes, ", ")
-		}
-		p.Lead += "."
-	default:
-		p.Headline = "Unknown"
-		p.Lead = "The checkers could not decide (for example, a checker timed out). This is not a pass."
-	}
+	p.Headline, p.Lead = headline(res, claimedModel(res), runMap(res.Run))
 
 	p.facts(a, res)
 	p.nav("verdict", "Verdict")
@@ -331,6 +318,7 @@ func buildPage(h histories.History, res checker.Results, extra Extras) *page {
 		p.PairError = a.pairErr.Error()
 	}
 	p.faultRows(a)
+	p.faultSummary(res.Faults, a)
 	p.nav("faults", "Faults")
 
 	pb, tb := extra.PointBudget, extra.TimelineBudget
@@ -524,6 +512,85 @@ func (p *page) linSections(h histories.History, res checker.Results, extra Extra
 			p.Lin = append(p.Lin, s)
 		}
 	}
+}
+
+// faultSumRow is one fault of the run's summary: how often it was in
+// effect, for how long, where.
+type faultSumRow struct {
+	Name, Times, Total, Nodes, Note string
+	Never                           bool
+}
+
+// faultSummary lists each fault of res.Faults (the history's, and those a
+// run asked for and never injected).
+func (p *page) faultSummary(stats []histories.FaultStat, a *analysis) {
+	for _, s := range stats {
+		r := faultSumRow{Name: s.Fault, Times: strconv.Itoa(s.Injected), Total: a.clock.fmtDur(int64(s.Seconds * 1e9)), Nodes: strings.Join(s.Nodes, ", ")}
+		var notes []string
+		if s.Injected == 0 {
+			r.Never, r.Total = true, "—"
+			notes = append(notes, "never in effect: asked for, but the run ended before its turn or every injection failed")
+		}
+		if s.Failed > 0 {
+			notes = append(notes, fmt.Sprintf("%d injection(s) failed (see the nemesis ops)", s.Failed))
+		}
+		if s.Unhealed > 0 {
+			notes = append(notes, fmt.Sprintf("%d never healed within the history", s.Unhealed))
+		}
+		r.Note = strings.Join(notes, "; ")
+		p.FaultSum = append(p.FaultSum, r)
+	}
+}
+
+// claimedModel is the consistency model the first transactional checker
+// was asked to hold the history to ("" if none).
+func claimedModel(res checker.Results) string {
+	for _, name := range slices.Sorted(maps.Keys(res.Checkers)) {
+		if r := res.Checkers[name]; isTransactional(name, r) {
+			if v, _ := readTxnDetails(r.Details); v.Claimed != "" {
+				return v.Claimed
+			}
+		}
+	}
+	return ""
+}
+
+// headline is the banner's verdict and lead. It agrees with the body: a
+// history valid for the model claimed, with anomalies that rule out
+// stronger ones, says both.
+func headline(res checker.Results, claimed string, run map[string]any) (string, string) {
+	by, _ := run["claimed_by"].(string)
+	claim := claimed
+	if by != "" {
+		claim += ", which " + by + " provides"
+	}
+	switch res.Valid {
+	case checker.Valid:
+		if claimed == "" || len(res.AnomalyTypes) == 0 {
+			if claimed != "" {
+				return "Valid", "No anomaly found: valid for " + claim + ", and for every stronger model."
+			}
+			return "Valid", "No anomaly found: every checker passed."
+		}
+		lead := fmt.Sprintf("Valid for %s; %s found", claim, strings.Join(res.AnomalyTypes, ", "))
+		if len(res.Not) > 0 {
+			lead += ", so not " + strings.Join(res.Not, " or ")
+		}
+		return "Valid for " + claimed, lead + "."
+	case checker.Invalid:
+		lead := "An anomaly was found"
+		if len(res.AnomalyTypes) > 0 {
+			lead += ": " + strings.Join(res.AnomalyTypes, ", ")
+		}
+		if claimed != "" {
+			lead += fmt.Sprintf(", which %s rules out", claimed)
+			if by != "" {
+				lead += fmt.Sprintf(" (%s claims %s)", by, claimed)
+			}
+		}
+		return "Not valid", lead + "."
+	}
+	return "Unknown", "The checkers could not decide (for example, a checker timed out, or the run was interrupted). This is not a pass."
 }
 
 func (p *page) faultRows(a *analysis) {

@@ -286,8 +286,25 @@ func TestJUnitParsesWithCounts(t *testing.T) {
 			}
 		})
 	}
+	// Times are real: each test case the checker's, the suite the run's
+	// and the checks' together.
+	timed := checker.Compose(map[string]checker.Result{"stats": {Valid: checker.Valid, Seconds: 0.25}, "linearizable": {Valid: checker.Valid, Seconds: 1.5}}, nil)
+	timed.Run = map[string]any{"duration_seconds": 30.0}
+	var b bytes.Buffer
+	if err := WriteJUnit(&b, "t", timed); err != nil {
+		t.Fatal(err)
+	}
+	suites, err := junit.Ingest(b.Bytes())
+	if err != nil || len(suites) != 1 || !strings.Contains(b.String(), `<testsuite name="t" time="31.750"`) {
+		t.Fatalf("junit times: %v %+v\n%s", err, suites, b.String())
+	}
+	for _, tc := range suites[0].Tests {
+		if want := map[string]time.Duration{"stats": 250 * time.Millisecond, "linearizable": 1500 * time.Millisecond}[tc.Name]; tc.Duration != want {
+			t.Errorf("%s took %v, want %v", tc.Name, tc.Duration, want)
+		}
+	}
 	// Write puts the same file in the run's directory.
-	suites, err := junit.IngestFile(filepath.Join(runs["append"].Dir, JUnitFile))
+	suites, err = junit.IngestFile(filepath.Join(runs["append"].Dir, JUnitFile))
 	if err != nil || len(suites) != 1 || suites[0].Totals.Failed != 1 {
 		t.Fatalf("junit.xml in the run directory: %v %+v", err, suites)
 	}
@@ -353,7 +370,7 @@ func TestTxnDetailsFixture(t *testing.T) {
 	if g1c.Ops[0].Value != "[append 2 9] [r 1 [57]]" || g1c.Ops[0].F != "txn" || g1c.Ops[0].Index != 1204 {
 		t.Fatalf("T1: %+v", g1c.Ops[0])
 	}
-	if len(v.Unexplained) != 1 || !strings.Contains(v.Unexplained[0], "G2-item: 3 found, 1 explained") {
+	if len(v.Unexplained) != 1 || !strings.Contains(v.Unexplained[0], "G2-item: 3 found; these are the earliest and the latest 1 in the history") {
 		t.Fatalf("unexplained: %v", v.Unexplained)
 	}
 	res := checker.Compose(map[string]checker.Result{"append": r}, nil)
@@ -409,5 +426,50 @@ func TestAnomalyOpTimes(t *testing.T) {
 		if !strings.Contains(s, row) {
 			t.Errorf("the operations table lacks the row %s", row)
 		}
+	}
+}
+
+// The report sums up each fault (how often, how long, where) and names a
+// fault the run asked for that never took effect.
+func TestFaultSummaryInReport(t *testing.T) {
+	h := faultHistory()
+	res := checker.Compose(map[string]checker.Result{"stats": {Valid: checker.Valid}}, nil)
+	res.Faults = append(histories.SummarizeFaults(h), histories.FaultStat{Fault: "pause", Nodes: []string{}})
+	b, err := renderTo(h, res, Extras{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{
+		"<strong>partition</strong></td><td class=\"num\">1</td><td class=\"num\">890 ms</td><td>n1, n2</td>",
+		"<strong>pause</strong></td><td class=\"num low\">0</td>",
+		"never in effect: asked for",
+		"1 never healed within the history",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// The headline agrees with the body: valid for the claimed model, with
+// anomalies that rule out stronger ones, says both.
+func TestHeadline(t *testing.T) {
+	run := map[string]any{"claimed_by": "PostgreSQL's repeatable read"}
+	si := checker.Results{Valid: checker.Valid, AnomalyTypes: []string{"G2-item"}, Not: []string{"serializable"}}
+	h, lead := headline(si, "snapshot-isolation", run)
+	if h != "Valid for snapshot-isolation" || lead != "Valid for snapshot-isolation, which PostgreSQL's repeatable read provides; G2-item found, so not serializable." {
+		t.Errorf("%q / %q", h, lead)
+	}
+	h, lead = headline(checker.Results{Valid: checker.Valid}, "serializable", nil)
+	if h != "Valid" || !strings.Contains(lead, "No anomaly found: valid for serializable") {
+		t.Errorf("%q / %q", h, lead)
+	}
+	h, lead = headline(checker.Results{Valid: checker.Invalid, AnomalyTypes: []string{"G2-item"}}, "serializable", map[string]any{"claimed_by": "PostgreSQL's serializable"})
+	if h != "Not valid" || lead != "An anomaly was found: G2-item, which serializable rules out (PostgreSQL's serializable claims serializable)." {
+		t.Errorf("%q / %q", h, lead)
+	}
+	if h, _ := headline(checker.Results{Valid: checker.Unknown}, "", nil); h != "Unknown" {
+		t.Errorf("unknown: %q", h)
 	}
 }

@@ -45,8 +45,9 @@ type Outcome struct {
 	// Linearization is set for linearizability checks, to write porcupine's
 	// visualization of failing keys.
 	Linearization *checker.Linearization
-	Ops           int
-	Elapsed       time.Duration
+	// Counts are the history's client ops, nemesis events and lines.
+	Counts  histories.Counts
+	Elapsed time.Duration
 }
 
 // Workloads are the transactional workloads check understands.
@@ -60,8 +61,10 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 	if _, err := histories.Pairs(h, file); err != nil {
 		return Outcome{}, err
 	}
-	out := Outcome{Ops: len(h)}
+	out := Outcome{Counts: histories.Count(h)}
+	t0 := time.Now()
 	results := map[string]checker.Result{"stats": checker.Stats(h)}
+	results["stats"] = timed(results["stats"], t0)
 
 	workload := opts.Workload
 	if workload == "" && opts.Model == "" {
@@ -69,11 +72,12 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 	}
 	switch workload {
 	case "append", "rw-register":
+		t0 := time.Now()
 		res, err := txn.Check(h, txn.Options{Workload: workload, ConsistencyModel: opts.ConsistencyModel, Timeout: opts.Timeout})
 		if err != nil {
 			return Outcome{}, prefix(file, err)
 		}
-		results[workload] = res
+		results[workload] = timed(res, t0)
 		out.Checked = workload
 	case "", "register":
 		model := opts.Model
@@ -87,13 +91,14 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 			}
 			model = m
 		}
+		t0 := time.Now()
 		res, lin, err := checker.Linearizable(h, checker.LinearizableOptions{
 			Model: model, Initial: opts.Initial, HasInitial: opts.HasInitial, Timeout: opts.Timeout,
 		})
 		if err != nil {
 			return Outcome{}, prefix(file, err)
 		}
-		results["linearizable"] = res
+		results["linearizable"] = timed(res, t0)
 		out.Linearization = lin
 		out.Checked = model
 	default:
@@ -103,6 +108,12 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 	out.Results.Faults = histories.SummarizeFaults(h)
 	out.Elapsed = time.Since(start)
 	return out, nil
+}
+
+// timed sets r's Seconds to the time since t0 (junit.xml's test case time).
+func timed(r checker.Result, t0 time.Time) checker.Result {
+	r.Seconds = time.Since(t0).Seconds()
+	return r
 }
 
 func prefix(file string, err error) error {

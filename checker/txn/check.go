@@ -246,7 +246,7 @@ func summary(res checker.Result, d *Details, bad []string, rep *reporter) string
 	} else {
 		var parts []string
 		for _, t := range res.AnomalyTypes {
-			parts = append(parts, fmt.Sprintf("%s ×%d", t, rep.types[t].Count))
+			parts = append(parts, fmt.Sprintf("%s ×%d", t, rep.types[t].a.Count))
 		}
 		fmt.Fprintf(&sb, "; found %s, ruling out %s", strings.Join(parts, ", "), strings.Join(res.Not, ", "))
 		if len(res.AlsoNot) > 0 {

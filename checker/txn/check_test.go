@@ -215,7 +215,8 @@ func TestTimeoutIsNeverValid(t *testing.T) {
 	}
 }
 
-// Every case is counted; only the first MaxCases of a type are explained.
+// Every case is counted; MaxCases of a type are kept, the earliest and the
+// latest in the history, in history order.
 func TestCaseCap(t *testing.T) {
 	var h histories.History
 	add := func(p int, typ histories.Type, v []any) {
@@ -234,7 +235,20 @@ func TestCaseCap(t *testing.T) {
 	}
 	a := res.Details.(*Details).Anomalies
 	if len(a) != 1 || a[0].Type != "G1a" || a[0].Count != 15 || len(a[0].Cases) != 10 {
-		t.Errorf("anomalies = %+v", a)
+		t.Fatalf("anomalies = %+v", a)
+	}
+	// The reads are at indexes 3, 5, …, 31: the first five and the last
+	// five are kept.
+	var reads []int64
+	for _, c := range a[0].Cases {
+		for _, tx := range c.Txns {
+			if tx.Type == "ok" {
+				reads = append(reads, tx.Index)
+			}
+		}
+	}
+	if want := []int64{3, 5, 7, 9, 11, 23, 25, 27, 29, 31}; !slices.Equal(reads, want) {
+		t.Errorf("kept the reads at %v, want %v", reads, want)
 	}
 }
 

@@ -1,7 +1,10 @@
 package txn
 
 import (
+	"cmp"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,7 +25,8 @@ type Details struct {
 	SCCs       int `json:"sccs"`
 	LargestSCC int `json:"largest_scc,omitempty"`
 	// Anomalies, by type (sorted), each with up to Options.MaxCases
-	// explained cases.
+	// explained cases: the earliest and the latest in the history, in
+	// history order.
 	Anomalies []Anomaly `json:"anomalies,omitempty"`
 	// Unknown says why the verdict could not be decided, if it could not.
 	Unknown []string `json:"unknown,omitempty"`
@@ -92,38 +96,98 @@ type Step struct {
 	Text      string `json:"text"`
 }
 
-// reporter collects anomalies: every case is counted, the first max of each
-// type explained.
+// reporter collects anomalies: every case is counted and explained, and
+// of each type the first and the last max/2 cases in history order (by
+// their earliest transaction) are kept, so that the examples span the
+// whole run, not only where the search began.
 type reporter struct {
 	p     *parsed
 	max   int
-	types map[string]*Anomaly
+	types map[string]*kept
 }
+
+// kept are one type's cases: the earliest and the latest by position.
+type kept struct {
+	a           Anomaly
+	first, last []keptCase // each sorted by position, at most max/2 (first gets the odd one)
+	seq         int
+}
+
+type keptCase struct {
+	pos int64 // the earliest transaction's history index
+	seq int   // order found, to tell a case kept twice
+	c   Case
+}
+
+// maxExplained bounds the cases of one type explained; beyond it they are
+// counted, and the examples come from the first maxExplained found.
+const maxExplained = 100_000
 
 func newReporter(p *parsed, max int) *reporter {
-	return &reporter{p: p, max: max, types: map[string]*Anomaly{}}
+	return &reporter{p: p, max: max, types: map[string]*kept{}}
 }
 
-// add counts a case of typ and, while fewer than max are explained, calls
-// explain for it.
+// add counts a case of typ and explains it, keeping it if it is among the
+// earliest or the latest so far.
 func (r *reporter) add(typ string, explain func(c *caseBuilder)) {
-	a := r.types[typ]
-	if a == nil {
-		a = &Anomaly{Type: typ}
-		r.types[typ] = a
+	k := r.types[typ]
+	if k == nil {
+		k = &kept{a: Anomaly{Type: typ}}
+		r.types[typ] = k
 	}
-	a.Count++
-	if len(a.Cases) < r.max {
-		b := &caseBuilder{p: r.p, c: Case{Type: typ}, names: map[int32]string{}}
-		explain(b)
-		a.Cases = append(a.Cases, b.c)
+	k.a.Count++
+	if k.a.Count > maxExplained || r.max <= 0 {
+		return
 	}
+	b := &caseBuilder{p: r.p, c: Case{Type: typ}, names: map[int32]string{}}
+	explain(b)
+	kc := keptCase{pos: casePos(b.c), seq: k.seq, c: b.c}
+	k.seq++
+	nFirst, nLast := (r.max+1)/2, r.max/2
+	// The earliest: sorted ascending, drop the latest when full.
+	if len(k.first) < nFirst || kc.pos < k.first[len(k.first)-1].pos {
+		i := sort.Search(len(k.first), func(i int) bool { return k.first[i].pos > kc.pos })
+		k.first = slices.Insert(k.first, i, kc)
+		if len(k.first) > nFirst {
+			k.first = k.first[:nFirst]
+		}
+	}
+	// The latest: sorted ascending, drop the earliest when full.
+	if nLast > 0 && (len(k.last) < nLast || kc.pos >= k.last[0].pos) {
+		i := sort.Search(len(k.last), func(i int) bool { return k.last[i].pos > kc.pos })
+		k.last = slices.Insert(k.last, i, kc)
+		if len(k.last) > nLast {
+			k.last = k.last[1:]
+		}
+	}
+}
+
+// casePos is where a case begins in the history: its earliest
+// transaction's index.
+func casePos(c Case) int64 {
+	pos := int64(math.MaxInt64)
+	for _, t := range c.Txns {
+		pos = min(pos, t.InvokeIndex, t.Index)
+	}
+	return pos
 }
 
 func (r *reporter) list() []Anomaly {
 	out := make([]Anomaly, 0, len(r.types))
-	for _, a := range r.types {
-		out = append(out, *a)
+	for _, k := range r.types {
+		a := k.a
+		seen := map[int]bool{}
+		for _, kc := range append(slices.Clone(k.first), k.last...) {
+			if !seen[kc.seq] {
+				seen[kc.seq] = true
+				a.Cases = append(a.Cases, kc.c)
+			}
+		}
+		slices.SortStableFunc(a.Cases, func(x, y Case) int { return cmp.Compare(casePos(x), casePos(y)) })
+		if a.Cases == nil {
+			a.Cases = []Case{}
+		}
+		out = append(out, a)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
 	return out

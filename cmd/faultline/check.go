@@ -69,6 +69,7 @@ Exit codes: 0 valid, 1 invalid, 2 unknown (e.g. --timeout hit), 3 error
 	_ = cmd.RegisterFlagCompletionFunc("model", fixedCompletions(modelNames()))
 	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(append([]string{"register"}, suite.Workloads...)))
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletions([]string{"text", "json"}))
+	_ = cmd.RegisterFlagCompletionFunc("consistency-model", fixedCompletions(txn.Models()))
 	_ = cmd.RegisterFlagCompletionFunc("independent", fixedCompletions([]string{"auto", "on", "off"}))
 	rootCmd.AddCommand(cmd)
 }
@@ -76,6 +77,32 @@ Exit codes: 0 valid, 1 invalid, 2 unknown (e.g. --timeout hit), 3 error
 func fixedCompletions(vals []string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return vals, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// listCompletions completes the last element of a comma-separated list:
+// the elements before it are kept, and those already given are not
+// offered again. more, if set, gives the candidates for an element that
+// already has a colon (a fault's parameters).
+func listCompletions(vals []string, more func(name string) []string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		i := strings.LastIndex(toComplete, ",")
+		done, last := "", toComplete
+		if i >= 0 {
+			done, last = toComplete[:i+1], toComplete[i+1:]
+		}
+		given := strings.Split(done, ",")
+		cands := vals
+		if name, _, ok := strings.Cut(last, ":"); ok && more != nil {
+			cands = more(name)
+		}
+		var out []string
+		for _, v := range cands {
+			if strings.HasPrefix(v, last) && !slices.Contains(given, v) {
+				out = append(out, done+v)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	}
 }
 
@@ -175,7 +202,7 @@ func checkOne(stdout io.Writer, format, path, out, independent string, opts suit
 
 // printText is the human summary: one headline, then each checker's summary.
 func printText(w io.Writer, file string, o suite.Outcome, files []string) {
-	fmt.Fprintf(w, "%s: %s (%s, %d history events, checked in %s)\n", file, strings.ToUpper(o.Results.Valid.String()), o.Checked, o.Ops, o.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "%s: %s (%s, %s, checked in %s)\n", file, strings.ToUpper(o.Results.Valid.String()), o.Checked, countsText(o.Counts), o.Elapsed.Round(time.Millisecond))
 	for _, name := range slices.Sorted(maps.Keys(o.Results.Checkers)) {
 		r := o.Results.Checkers[name]
 		fmt.Fprintf(w, "  %s: %s — %s\n", name, r.Valid, indent(r.Summary, "    "))
@@ -206,6 +233,16 @@ func printText(w io.Writer, file string, o suite.Outcome, files []string) {
 	for _, f := range files {
 		fmt.Fprintf(w, "  wrote %s\n", f)
 	}
+}
+
+// countsText is "20730 ops, 4 nemesis events (41464 history events)": the
+// same words in the check line and the run summary.
+func countsText(c histories.Counts) string {
+	s := fmt.Sprintf("%d ops", c.Ops)
+	if c.Nemesis > 0 {
+		s += fmt.Sprintf(", %d nemesis events", c.Nemesis)
+	}
+	return s + fmt.Sprintf(" (%d history events)", c.Events)
 }
 
 func indent(s, pad string) string {

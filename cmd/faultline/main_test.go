@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -374,5 +375,37 @@ func TestListAndVersion(t *testing.T) {
 	}
 	if code, out, _ := faultline(t, "", "version"); code != 0 || !strings.HasPrefix(out, "faultline ") {
 		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+// Shell completion offers the values of the flags that take names, and
+// completes the last element of a list of faults, parameters included.
+func TestFlagCompletion(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+		not  []string
+	}{
+		{[]string{"run", "--nemesis", "kill,pa"}, []string{"kill,partition", "kill,pause", "kill,packet"}, []string{"kill,kill"}},
+		{[]string{"run", "--nemesis", "partition:ha"}, []string{"partition:halves"}, []string{"partition:one"}},
+		{[]string{"run", "--nemesis", "packet:"}, []string{"packet:loss=0.2", "packet:delay=50ms"}, nil},
+		{[]string{"run", "--target", ""}, []string{"etcd", "postgres", "memory"}, nil},
+		{[]string{"run", "--workload", ""}, []string{"register"}, nil},
+		{[]string{"run", "--nodes", ""}, []string{"3", "5"}, nil},
+		{[]string{"nemesis", "partition", "--grudge", ""}, []string{"halves", "majorities-ring", "isolate"}, nil},
+		{[]string{"check", "--consistency-model", ""}, []string{"snapshot-isolation", "serializable", "repeatable-read"}, nil},
+	} {
+		_, out, errOut := faultline(t, "", append([]string{"__complete"}, c.args...)...)
+		lines := strings.Split(out, "\n")
+		for _, w := range c.want {
+			if !slices.Contains(lines, w) {
+				t.Errorf("%v: no %q in %q %s", c.args, w, out, errOut)
+			}
+		}
+		for _, w := range c.not {
+			if slices.Contains(lines, w) {
+				t.Errorf("%v: %q offered: %q", c.args, w, out)
+			}
+		}
 	}
 }

@@ -46,7 +46,9 @@ func init() {
 				needs = " (needs " + needs + ")"
 			}
 			fmt.Fprintf(w, "  %s\t%s%s\n", s.Name, s.Doc, needs)
+			fmt.Fprintf(w, "      %s:PARAM:…  %s\n", s.Name, nemesis.ParamHelp(s.Name))
 		}
+		fmt.Fprintf(w, "  In a schedule (--nemesis, nemesis: in a plan), each fault is FAULT or FAULT:PARAM:…,\n  e.g. --nemesis partition:halves,kill:one,packet:loss=0.2:nodes=all; what a fault\n  leaves open is drawn from --seed each time. Every fault is injected once before\n  any is injected again.\n")
 	}})
 
 	var (
@@ -133,6 +135,7 @@ ways).`,
 		},
 	}
 	partition.Flags().StringVar(&grudge, "grudge", "one", "how to cut the network (see above)")
+	_ = partition.RegisterFlagCompletionFunc("grudge", fixedCompletions(grudgeKindNames()))
 	nodesFlag(partition, "one")
 
 	kill := &cobra.Command{
@@ -443,4 +446,12 @@ func healByHand(out io.Writer, store string) error {
 		return withCode(exitError, fmt.Errorf("nemesis heal: %w", err))
 	}
 	return nil
+}
+
+func grudgeKindNames() []string {
+	var out []string
+	for _, k := range nemesis.GrudgeKinds {
+		out = append(out, string(k))
+	}
+	return append(out, "primaries", "isolate")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/checker/suite"
+	"github.com/faultline-dev/faultline/checker/txn"
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/reports"
 )
@@ -62,6 +63,7 @@ The exit code is 0 when the files were written, whatever the verdict
 	fl.StringVar(&f.initial, "initial", "", "initial value of register models, when the history must be checked")
 	fl.StringVar(&f.title, "title", "", "the test's name on the page (default: from the directory or plan.json)")
 	_ = cmd.RegisterFlagCompletionFunc("model", fixedCompletions(linModelNames()))
+	_ = cmd.RegisterFlagCompletionFunc("consistency-model", fixedCompletions(txn.Models()))
 	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(append([]string{"register"}, suite.Workloads...)))
 	rootCmd.AddCommand(cmd)
 }

@@ -125,12 +125,12 @@ recorded (exit 3). Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error.`,
 	fl.StringVar(&p.Store, "store", def.Store, "store directory")
 	fl.DurationVar(&opTimeout, "op-timeout", time.Duration(def.OpTimeout), "per-operation timeout; a timed-out op is recorded as info")
 	fl.DurationVar(&recovery, "recovery-timeout", time.Duration(def.RecoveryTimeout), "how long the final phase waits for the cluster to answer again")
-	fl.StringSliceVar(&p.Nemesis, "nemesis", nil, "faults to schedule (comma-separated): "+strings.Join(nemesis.Names(), ", "))
+	fl.StringSliceVar((*[]string)(&p.Nemesis), "nemesis", nil, "faults to schedule, comma-separated, each FAULT or FAULT:PARAM:… (partition:halves, kill:one, packet:loss=0.2; see faultline list): "+strings.Join(nemesis.Names(), ", "))
 	fl.DurationVar(&nemInterval, "nemesis-interval", time.Duration(def.NemesisInterval), "time between fault changes")
 	fl.BoolVar(&p.NemesisOverlap, "nemesis-overlap", false, "give each fault its own timeline, so faults overlap (a partition while a node is paused)")
 	fl.DurationVar(&faultLease, "fault-lease", time.Duration(def.FaultLease), "how long a node's agent holds a fault without hearing from the controller (0: until healed)")
 	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(workloads.Names()))
-	_ = cmd.RegisterFlagCompletionFunc("nemesis", fixedCompletions(nemesis.Names()))
+	_ = cmd.RegisterFlagCompletionFunc("nemesis", listCompletions(nemesis.Names(), nemesis.Completions))
 	rootCmd.AddCommand(cmd)
 }
 
@@ -151,9 +151,7 @@ func runTest(cmd *cobra.Command, plan controller.Plan) error {
 	if res != nil && res.Outcome.Checked != "" {
 		out := cmd.OutOrStdout()
 		printText(out, res.Dir+"/history.jsonl", res.Outcome, nil)
-		// Every op is two history events: its invocation and completion.
-		ops := res.Ops / 2
-		fmt.Fprintf(out, "  run: %d ops (%d history events) in %s, %.0f ops/s; the cluster answered again %s after the workload\n", ops, res.Ops, res.Duration.Round(time.Millisecond), float64(ops)/res.Duration.Seconds(), res.Recovery.Round(time.Millisecond))
+		fmt.Fprintf(out, "  run: %s in %s, %.0f ops/s; the cluster answered again %s after the workload\n", countsText(res.Outcome.Counts), res.Duration.Round(time.Millisecond), float64(res.Ops)/res.Duration.Seconds(), res.Recovery.Round(time.Millisecond))
 		fmt.Fprintf(out, "  store: %s\n", res.Dir)
 	}
 	if err != nil {

@@ -223,6 +223,12 @@ func (t *Target) ConsistencyModel() string {
 	return m
 }
 
+// ClaimedBy names the isolation level that makes the claim, e.g.
+// "PostgreSQL's repeatable read".
+func (t *Target) ClaimedBy() string {
+	return "PostgreSQL's " + strings.ReplaceAll(t.opts.Isolation, "-", " ")
+}
+
 // Addr is the server's address and port.
 func (t *Target) Addr() netip.AddrPort {
 	return netip.AddrPortFrom(t.server.Addr, uint16(t.opts.Port))
