@@ -58,26 +58,57 @@ func (f FaultSpec) Args(rng *rand.Rand) Args {
 // fixedNodes are the node names the spec names (nodes=…), to check
 // against the cluster before a run starts.
 func (f FaultSpec) fixedNodes() []string {
-	a := f.Args(newRNG(0))
-	var s Selector
-	switch a := a.(type) {
-	case KillArgs:
-		s = a.Nodes
-	case PauseArgs:
-		s = a.Nodes
-	case ClockArgs:
-		s = a.Nodes
-	case PacketArgs:
-		s = a.Nodes
-	case UnplugArgs:
-		s = a.Nodes
-	case PartitionArgs:
-		s = a.Nodes
-	}
-	if s.Kind == SelectNodes {
+	if s, ok := argsNodes(f.Args(newRNG(0))); ok && s.Kind == SelectNodes {
 		return s.Nodes
 	}
 	return nil
+}
+
+// argsNodes is the selector of the nodes a acts on, if a has one.
+func argsNodes(a Args) (Selector, bool) {
+	switch a := a.(type) {
+	case KillArgs:
+		return a.Nodes, true
+	case PauseArgs:
+		return a.Nodes, true
+	case ClockArgs:
+		return a.Nodes, true
+	case PacketArgs:
+		return a.Nodes, true
+	case UnplugArgs:
+		return a.Nodes, true
+	case PartitionArgs:
+		return a.Nodes, true
+	}
+	return Selector{}, false
+}
+
+// withNodes is a with its nodes' selector set to s.
+func withNodes(a Args, s Selector) Args {
+	switch a := a.(type) {
+	case KillArgs:
+		a.Nodes = s
+		return a
+	case PauseArgs:
+		a.Nodes = s
+		return a
+	case ClockArgs:
+		a.Nodes = s
+		return a
+	case PacketArgs:
+		a.Nodes = s
+		return a
+	case UnplugArgs:
+		a.Nodes = s
+		return a
+	case PartitionArgs:
+		a.Nodes = s
+		if a.Grudge == "" {
+			a.Grudge = GrudgeIsolate
+		}
+		return a
+	}
+	return a
 }
 
 // ParseFaultSpec parses one entry of a fault list (see FaultSpec); its
@@ -182,59 +213,10 @@ func parseDuration(val string) (time.Duration, error) {
 	return d, nil
 }
 
-// applyParam sets one parameter on a.
+// applyParam sets one parameter on a: key is "" for a bare word.
 func applyParam(a Args, key, val string) (Args, error) {
-	if key == "nodes" || key == "" {
-		switch a := a.(type) {
-		case KillArgs, PauseArgs, UnplugArgs:
-			s, err := parseNodes(key, val)
-			if err != nil {
-				return a, err
-			}
-			switch a := a.(type) {
-			case KillArgs:
-				a.Nodes = s
-				return a, nil
-			case PauseArgs:
-				a.Nodes = s
-				return a, nil
-			case UnplugArgs:
-				a.Nodes = s
-				return a, nil
-			}
-		case PartitionArgs:
-			if key == "nodes" {
-				s, err := parseNodes(key, val)
-				if err != nil {
-					return a, err
-				}
-				a.Nodes = s
-				if a.Grudge == "" {
-					a.Grudge = GrudgeIsolate
-				}
-				return a, nil
-			}
-		case ClockArgs:
-			if key == "" && (val == string(ClockBump) || val == string(ClockStrobe)) {
-				a.Mode = ClockMode(val)
-				return a, nil
-			}
-			s, err := parseNodes(key, val)
-			if err != nil {
-				return a, err
-			}
-			a.Nodes = s
-			return a, nil
-		case PacketArgs:
-			s, err := parseNodes(key, val)
-			if err != nil {
-				return a, err
-			}
-			a.Nodes = s
-			return a, nil
-		}
-	}
-	switch a := a.(type) {
+	// A fault's main word first: a grudge kind, a clock mode.
+	switch x := a.(type) {
 	case PartitionArgs:
 		if key == "" || key == "grudge" {
 			k, err := ParseGrudgeKind(val)
@@ -244,28 +226,43 @@ func applyParam(a Args, key, val string) (Args, error) {
 			if k == GrudgeExplicit {
 				return a, fmt.Errorf("an explicit grudge is given with `faultline nemesis partition --grudge`, not in a schedule")
 			}
-			a.Grudge = k
-			return a, nil
+			x.Grudge = k
+			return x, nil
 		}
 	case ClockArgs:
+		if (key == "" || key == "mode") && (val == string(ClockBump) || val == string(ClockStrobe)) {
+			x.Mode = ClockMode(val)
+			return x, nil
+		}
+		if key == "mode" {
+			return a, fmt.Errorf("mode %q: want bump or strobe", val)
+		}
+	}
+	// Which nodes.
+	if key == "" || key == "nodes" {
+		s, err := parseNodes(key, val)
+		if err != nil {
+			return a, err
+		}
+		return withNodes(a, s), nil
+	}
+	// Numbers and durations.
+	var d time.Duration
+	if slices.Contains([]string{"offset", "period", "delay", "jitter"}, key) {
+		var err error
+		if d, err = parseDuration(val); err != nil {
+			return a, err
+		}
+	}
+	switch x := a.(type) {
+	case ClockArgs:
 		switch key {
-		case "mode":
-			if val != string(ClockBump) && val != string(ClockStrobe) {
-				return a, fmt.Errorf("mode %q: want bump or strobe", val)
-			}
-			a.Mode = ClockMode(val)
-			return a, nil
-		case "offset", "period":
-			d, err := parseDuration(val)
-			if err != nil {
-				return a, err
-			}
-			if key == "offset" {
-				a.Offset = d
-			} else {
-				a.Period = d
-			}
-			return a, nil
+		case "offset":
+			x.Offset = d
+			return x, nil
+		case "period":
+			x.Period = d
+			return x, nil
 		}
 	case PacketArgs:
 		switch key {
@@ -274,36 +271,28 @@ func applyParam(a Args, key, val string) (Args, error) {
 			if err != nil || p <= 0 || p >= 1 {
 				return a, fmt.Errorf("%q is not a probability in (0, 1)", val)
 			}
-			a.Loss = p
-			return a, nil
+			x.Loss = p
+			return x, nil
 		case "rate":
 			b, err := humanize.ParseBytes(val)
 			if err != nil || b == 0 {
 				return a, fmt.Errorf("%q is not a positive number of bytes per second, like 64KiB", val)
 			}
-			a.Rate = int64(b)
-			return a, nil
-		case "delay", "jitter":
-			d, err := parseDuration(val)
-			if err != nil {
-				return a, err
-			}
-			if key == "delay" {
-				a.Delay = d
-			} else {
-				a.Jitter = d
-			}
-			return a, nil
+			x.Rate = int64(b)
+			return x, nil
 		case "method":
 			if val != DelayNetem && val != DelayNfqueue {
 				return a, fmt.Errorf("method %q: want netem or nfqueue", val)
 			}
-			a.DelayMethod = val
-			return a, nil
+			x.DelayMethod = val
+			return x, nil
+		case "delay":
+			x.Delay = d
+			return x, nil
+		case "jitter":
+			x.Jitter = d
+			return x, nil
 		}
-	}
-	if key == "" {
-		return a, fmt.Errorf("unknown word %q", val)
 	}
 	return a, fmt.Errorf("unknown parameter %q", key)
 }

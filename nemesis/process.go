@@ -99,14 +99,9 @@ func (f *signalFault) Setup(ctx context.Context) error {
 }
 
 func (f *signalFault) Plan(ctx context.Context, args Args, rng *rand.Rand) (Action, error) {
-	var sel Selector
-	switch a := args.(type) {
-	case KillArgs:
-		sel = a.Nodes
-	case PauseArgs:
-		sel = a.Nodes
-	default:
-		return nil, fmt.Errorf("want KillArgs or PauseArgs, got %T", args)
+	sel, ok := argsNodes(args)
+	if !ok || args.Fault() != f.Name() {
+		return nil, fmt.Errorf("%s: want %s arguments, got %T", f.Name(), f.Name(), args)
 	}
 	nodes, err := sel.Resolve(ctx, f.env.nodeNames(), f.env.DB, rng)
 	if err != nil {
