@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // HostFS implements FileSystem for nodes whose files are this host's
@@ -132,4 +133,30 @@ func copyFile(ctx context.Context, from, to string) error {
 		return fmt.Errorf("copying %s to %s: %w", from, to, err)
 	}
 	return nil
+}
+
+// Home holds, on the controller's host, the node directories of clusters
+// made without a store directory, and the agents' directories of
+// containers faultline attaches to: Home/runs/<run id>/<node>.
+const Home = "/var/lib/faultline"
+
+// RunDir is run id's directory under Home.
+func RunDir(id string) string { return filepath.Join(Home, "runs", id) }
+
+// RemoveRunDir removes run id's directory under Home (what a backend
+// made there for the run: node data, agents' ledgers), reporting whether
+// there was one. Backends call it when they tear a run down, and when
+// they sweep a run whose controller died.
+func RemoveRunDir(id string) (bool, error) {
+	if id == "" || strings.ContainsAny(id, "/.") {
+		return false, fmt.Errorf("run id %q: not a run id", id)
+	}
+	dir := RunDir(id)
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return false, fmt.Errorf("removing %s: %w", dir, err)
+	}
+	return true, nil
 }

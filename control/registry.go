@@ -120,6 +120,10 @@ type Backend struct {
 	// Containers says its clusters implement Containers (faults that only
 	// an engine can do: unplug).
 	Containers bool
+	// HostDirs says its nodes' directories (NodeRef.Dir) are on the
+	// controller's host, so that heal can remove a dead run's data even
+	// when its nodes are gone.
+	HostDirs bool
 	// Defaults fill in a plan that names no nodes: the local backend
 	// makes n1…n5, others need an inventory (nil).
 	DefaultNodes func(n int) []NodeSpec

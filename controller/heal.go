@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/faultline-dev/faultline/control"
@@ -69,6 +70,15 @@ func HealStore(ctx context.Context, store string) (nemesis.Report, error) {
 		}
 		a, err := Attach(ctx, dir)
 		if errors.Is(err, control.ErrGone) {
+			// The nodes are gone (a reboot, a sweep): what the target
+			// left in their directories is removed where heal can reach
+			// it, named where it cannot.
+			r, err := removeDataDirs(rec)
+			rep.Merge(r)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", dir, err))
+				continue
+			}
 			rec.TornDown = true
 			_ = WriteClusterRecord(dir, rec)
 			continue
@@ -84,6 +94,43 @@ func HealStore(ctx context.Context, store string) (nemesis.Report, error) {
 			continue
 		}
 		rep.Undone = append(rep.Undone, fmt.Sprintf("ended the %s cluster %s of the dead run %s: what it made removed, its logs in %s", rec.Cluster.Backend, rec.Cluster.RunID, dir, filepath.Join(dir, "nodes")))
+	}
+	return rep, errors.Join(errs...)
+}
+
+// removeDataDirs removes the target's data directories of the nodes of a
+// cluster whose nodes are gone, when the backend keeps node directories
+// on this host (local, docker); for other backends it names them.
+func removeDataDirs(rec ClusterRecord) (nemesis.Report, error) {
+	var rep nemesis.Report
+	spec, err := LookupTarget(rec.Target)
+	if err != nil || len(spec.DataDirs) == 0 {
+		return rep, nil
+	}
+	b, err := control.Lookup(rec.Cluster.Backend)
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	for _, n := range rec.Cluster.Nodes {
+		if n.Dir == "" {
+			continue
+		}
+		for _, d := range spec.DataDirs {
+			p := filepath.Join(n.Dir, d)
+			if !b.HostDirs {
+				rep.Skipped = append(rep.Skipped, fmt.Sprintf("left %s data directory %s on node %s: the node could not be reached (remove it by hand)", rec.Target, p, n.Name))
+				continue
+			}
+			if _, err := os.Lstat(p); err != nil {
+				continue
+			}
+			if err := os.RemoveAll(p); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			rep.Undone = append(rep.Undone, fmt.Sprintf("removed %s, the %s data of node %s of run %s (its nodes were gone)", p, rec.Target, n.Name, rec.Cluster.RunID))
+		}
 	}
 	return rep, errors.Join(errs...)
 }

@@ -60,14 +60,21 @@ prints the nodes and their client endpoints and records the cluster in
 		},
 	}
 	cf.register(up, controller.DefaultPlan())
+	var purge bool
 	down := &cobra.Command{
 		Use:   "down",
 		Short: "Tear down the cluster 'cluster up' made (or, without one, every leftover of this host's backends)",
-		Args:  cobra.NoArgs,
+		Long: `Tear down the cluster 'cluster up' made: faults healed, the target stopped
+(an existing cluster is left running), its logs collected into
+<store>/cluster/nodes, its data directories and nodes removed. With --purge,
+<store>/cluster goes too (the record and the collected logs). Without a
+cluster recorded, it removes every leftover of this host's backends.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return clusterDown(cmd.OutOrStdout(), store)
+			return clusterDown(cmd.OutOrStdout(), store, purge)
 		},
 	}
+	down.Flags().BoolVar(&purge, "purge", false, "also remove <store>/cluster: the record and the logs collected from the nodes")
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Show the cluster 'cluster up' made",
@@ -98,9 +105,12 @@ prints the nodes and their client endpoints and records the cluster in
 every run under --store whose controller is dead (each node's agent undoes what
 its ledger holds: iptables chains, stopped processes, skewed clocks, netem,
 delayers), then the clusters of those runs, reached again from their records
-(the target stopped, its logs collected into the run's directory, the nodes'
-run directories or network namespaces removed), then whatever this host's
-backends find without a record (network namespaces named by faultline).
+(the target stopped, its logs collected into the run's directory, its data
+directories, such as etcd's, removed, and the nodes' network namespaces or
+containers removed; when the nodes are gone already, the data directories
+still are, where they are on this host), then whatever this host's backends
+find without a record (network namespaces and containers named by faultline,
+and their directories under /var/lib/faultline/runs).
 Runs whose controller is still alive, and clusters started with 'cluster up',
 are left alone. Prints what it did.`,
 		Args: cobra.NoArgs,
@@ -159,7 +169,7 @@ func printCluster(out io.Writer, a *controller.Attached) {
 	tw.Flush()
 }
 
-func clusterDown(out io.Writer, store string) error {
+func clusterDown(out io.Writer, store string, purge bool) error {
 	ctx, cancel := signalContext(2 * time.Minute)
 	defer cancel()
 	dir := controller.ClusterDir(store)
@@ -184,7 +194,14 @@ func clusterDown(out io.Writer, store string) error {
 			}
 			fmt.Fprintf(out, "tore down cluster %s (%d nodes)\n", rec.Cluster.RunID, len(rec.Cluster.Nodes))
 		}
-		fmt.Fprintf(out, "logs kept in %s\n", filepath.Join(dir, "nodes"))
+		if purge {
+			if err := os.RemoveAll(dir); err != nil {
+				return withCode(exitError, fmt.Errorf("cluster down: --purge: %w", err))
+			}
+			fmt.Fprintf(out, "removed %s (--purge)\n", dir)
+			return nil
+		}
+		fmt.Fprintf(out, "logs kept in %s (--purge removes them)\n", filepath.Join(dir, "nodes"))
 		return nil
 	}
 	// No cluster recorded: remove every leftover, detached clusters
@@ -200,6 +217,13 @@ func clusterDown(out io.Writer, store string) error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return withCode(exitError, fmt.Errorf("cluster down: %w", err))
+	}
+	if _, err := os.Stat(dir); purge && err == nil {
+		// A cluster torn down before: its record and logs.
+		if err := os.RemoveAll(dir); err != nil {
+			return withCode(exitError, fmt.Errorf("cluster down: --purge: %w", err))
+		}
+		fmt.Fprintf(out, "removed %s (--purge)\n", dir)
 	}
 	return nil
 }

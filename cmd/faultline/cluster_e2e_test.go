@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -72,9 +74,23 @@ func TestClusterUpNemesisByHand(t *testing.T) {
 	if left := leftovers(t); len(left) > 0 {
 		t.Errorf("left behind after cluster down: %v", left)
 	}
+	// The logs are kept, the members' data is not.
+	if logs, _ := filepath.Glob(filepath.Join(dir, "store", "cluster", "nodes", "n1", "*.log")); len(logs) == 0 {
+		t.Error("cluster down kept no log of n1")
+	}
+	if data, _ := filepath.Glob(filepath.Join(dir, "store", "cluster", "nodes", "*", "data")); len(data) > 0 {
+		t.Errorf("cluster down left data directories: %v", data)
+	}
 	// Nothing to attach to any more.
 	if code, _, errOut := faultline(t, dir, "nemesis", "pause", "--store", "store"); code != 3 || !strings.Contains(errOut, "torn down") {
 		t.Errorf("nemesis after cluster down: exit %d %s", code, errOut)
+	}
+	// --purge removes the record and the logs too.
+	if out := mustRun(t, dir, 0, "cluster", "down", "--purge", "--store", "store"); !strings.Contains(out, "removed") {
+		t.Errorf("cluster down --purge: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store", "cluster")); !os.IsNotExist(err) {
+		t.Errorf("store/cluster after --purge: %v", err)
 	}
 }
 

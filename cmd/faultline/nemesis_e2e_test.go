@@ -197,3 +197,60 @@ func faultlineRuleLines(t *testing.T) []string {
 	}
 	return out
 }
+
+// Errors carry one prefix, the command that failed, and usage errors point
+// at its help; without root, a run says how to go on (sudo, or the
+// in-process target) and writes why into the store.
+func TestErrorMessages(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--nemsis", "kill"}, "faultline run: unknown flag: --nemsis (see 'faultline run --help')\n"},
+		{[]string{"check"}, "faultline check: requires at least 1 arg(s), only received 0 (see 'faultline check --help')\n"},
+		{[]string{"run", "--nemesis", "kill:oen"}, `faultline run: bad plan: nemesis: fault "kill:oen", parameter "oen": unknown word "oen"`},
+	} {
+		code, _, errOut := faultline(t, t.TempDir(), c.args...)
+		if code != 3 || !strings.HasPrefix(errOut, c.want) || strings.Count(errOut, "faultline") > 2 {
+			t.Errorf("%v: exit %d, stderr %q, want it to start with %q", c.args, code, errOut, c.want)
+		}
+	}
+
+	controltest.RequireRoot(t)
+	// t.TempDir's parent is private; nobody needs a directory of its own.
+	dir, err := os.MkdirTemp("", "faultline-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	// The test binary's directory is private: nobody runs a copy.
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nbin := filepath.Join(dir, "faultline")
+	if err := os.WriteFile(nbin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nbin, "run", "--time-limit", "2s", "--store", filepath.Join(dir, "store"))
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Fatalf("as nobody: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"faultline run: cluster setup:", "needs root", "sudo", "--target memory"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("no-root error lacks %q: %s", want, stderr.String())
+		}
+	}
+	res, err := filepath.Glob(filepath.Join(dir, "store", "*", "*", "results.json"))
+	if err != nil || len(res) != 1 {
+		t.Fatalf("results.json of the run that could not start: %v %v", res, err)
+	}
+}

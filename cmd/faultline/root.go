@@ -56,8 +56,24 @@ Exit codes of run and check: 0 valid, 1 invalid, 2 unknown, 3 error.`,
 
 func init() {
 	rootCmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return withCode(exitError, fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath()))
+		return withCode(exitError, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
+}
+
+// usageHints makes every command's argument errors point at its help, as
+// flag errors do.
+func usageHints(c *cobra.Command) {
+	if orig := c.Args; orig != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := orig(cmd, args); err != nil {
+				return withCode(exitError, fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath()))
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageHints(sub)
+	}
 }
 
 func main() {
@@ -65,19 +81,29 @@ func main() {
 }
 
 func execute() int {
-	err := rootCmd.Execute()
+	usageHints(rootCmd)
+	cmd, err := rootCmd.ExecuteC()
 	if err == nil {
 		return 0
 	}
+	// One prefix: the command that failed ("faultline run: …").
+	prefix := "faultline"
+	if cmd != nil {
+		prefix = cmd.CommandPath()
+	}
+	code := exitError
 	var ee *exitErr
 	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "faultline:", ee.err)
-		}
-		return ee.code
+		code, err = ee.code, ee.err
 	}
-	fmt.Fprintln(os.Stderr, "faultline:", err)
-	return exitError
+	if err != nil {
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "faultline") {
+			msg = prefix + ": " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
+	}
+	return code
 }
 
 // groupRunE makes a command that only groups subcommands (cluster,

@@ -39,10 +39,6 @@ const (
 	labelDetached = "io.faultline.detached"
 )
 
-// DefaultHome holds the agents' directories of attached containers (and
-// of created ones made without a store directory).
-const DefaultHome = "/var/lib/faultline"
-
 // Options are the backend's options (--control-opt KEY=VALUE; the CLI's
 // --docker-project, --docker-label and --docker-containers set the first
 // three).
@@ -56,6 +52,7 @@ var Options = []options.Spec{
 
 func init() {
 	control.Register(control.Backend{
+		HostDirs:   true,
 		Name:       BackendName,
 		Doc:        "containers on the local Docker engine: made for the run (images built locally, never pulled), or a Compose project's (--docker-project) left as they are",
 		Options:    Options,
@@ -227,7 +224,7 @@ func (c *Cluster) create(ctx context.Context, cfg control.Config) error {
 		if spec.Host != "" || spec.Port != 0 || spec.User != "" || spec.Addr != "" {
 			return fmt.Errorf("node %s: the docker backend makes its containers itself and takes only their names", spec.Name)
 		}
-		dir := filepath.Join(DefaultHome, "runs", c.id, spec.Name)
+		dir := filepath.Join(control.RunDir(c.id), spec.Name)
 		if cfg.StoreDir != "" {
 			if dir, err = filepath.Abs(filepath.Join(cfg.StoreDir, "nodes", spec.Name)); err != nil {
 				return err
@@ -380,7 +377,7 @@ func (c *Cluster) attachUsers(ctx context.Context, cfg control.Config) error {
 			n.name += "-" + s.ID[:6]
 		}
 		seen[n.name] = true
-		n.dir = filepath.Join(DefaultHome, "runs", c.id, n.name)
+		n.dir = filepath.Join(control.RunDir(c.id), n.name)
 		info, err := c.cli.ContainerInspect(ctx, s.ID)
 		if err != nil {
 			return fmt.Errorf("docker: inspecting %s: %w", s.ID[:12], err)
@@ -553,6 +550,11 @@ func (c *Cluster) Teardown(ctx context.Context) error {
 		if err := c.cli.NetworkRemove(ctx, c.netID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("docker: removing network fl-%s: %w", c.id, err))
 		}
+	}
+	// What it made under control.Home: the agents' directories of attached
+	// containers, node directories of a run without a store.
+	if _, err := control.RemoveRunDir(c.id); err != nil {
+		errs = append(errs, err)
 	}
 	c.cli.Close()
 	return errors.Join(errs...)

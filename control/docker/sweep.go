@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -77,6 +78,17 @@ func Sweep(ctx context.Context, opts control.SweepOptions) (control.SweepReport,
 			continue
 		}
 		rep.Removed = append(rep.Removed, "removed network "+n.Name)
+	}
+	// The node directories the dead runs made under control.Home.
+	for _, run := range slices.Sorted(maps.Keys(dead)) {
+		if !dead[run] {
+			continue
+		}
+		if removed, err := control.RemoveRunDir(run); err != nil {
+			errs = append(errs, err)
+		} else if removed {
+			rep.Removed = append(rep.Removed, "removed "+control.RunDir(run)+" (node directories of the run)")
+		}
 	}
 	return rep, errors.Join(errs...)
 }

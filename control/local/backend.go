@@ -12,8 +12,9 @@ const BackendName = "local"
 
 func init() {
 	control.Register(control.Backend{
-		Name: BackendName,
-		Doc:  "network namespaces on this host joined by a bridge (needs root); the default",
+		HostDirs: true,
+		Name:     BackendName,
+		Doc:      "network namespaces on this host joined by a bridge (needs root); the default",
 		DefaultNodes: func(n int) []control.NodeSpec {
 			var out []control.NodeSpec
 			for _, name := range NodeNames(n) {
@@ -64,6 +65,9 @@ func init() {
 			}
 			for _, f := range rep.LockFiles {
 				out.Removed = append(out.Removed, "removed "+f)
+			}
+			for _, d := range rep.Dirs {
+				out.Removed = append(out.Removed, "removed "+d+" (node data of the run)")
 			}
 			for _, s := range rep.Skipped {
 				what := "in use by pid"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/internal/hostnet"
 )
 
@@ -22,6 +23,7 @@ type Report struct {
 	Namespaces []string
 	Links      []string
 	LockFiles  []string
+	Dirs       []string // run directories under control.Home
 	Skipped    []LiveRun
 
 	_ struct{}
@@ -36,7 +38,7 @@ type LiveRun struct {
 
 // Empty reports whether nothing was removed.
 func (r Report) Empty() bool {
-	return len(r.Processes)+len(r.Namespaces)+len(r.Links)+len(r.LockFiles) == 0
+	return len(r.Processes)+len(r.Namespaces)+len(r.Links)+len(r.LockFiles)+len(r.Dirs) == 0
 }
 
 func (r *Report) merge(o Report) {
@@ -44,6 +46,7 @@ func (r *Report) merge(o Report) {
 	r.Namespaces = append(r.Namespaces, o.Namespaces...)
 	r.Links = append(r.Links, o.Links...)
 	r.LockFiles = append(r.LockFiles, o.LockFiles...)
+	r.Dirs = append(r.Dirs, o.Dirs...)
 	r.Skipped = append(r.Skipped, o.Skipped...)
 }
 
@@ -61,6 +64,9 @@ func (r Report) String() string {
 	}
 	for _, f := range r.LockFiles {
 		fmt.Fprintf(&b, "removed %s\n", f)
+	}
+	for _, d := range r.Dirs {
+		fmt.Fprintf(&b, "removed %s (node data of the run)\n", d)
 	}
 	for _, s := range r.Skipped {
 		what := "in use by pid"
@@ -94,7 +100,7 @@ type CleanupOptions struct {
 func Cleanup(ctx context.Context, opts CleanupOptions) (Report, error) {
 	var rep Report
 	if os.Geteuid() != 0 {
-		return rep, errors.New("cleaning up faultline's namespaces needs root")
+		return rep, errors.New("cleaning up faultline's namespaces needs root: run faultline heal with sudo")
 	}
 	unlock, err := hostnet.LockDir(ctx, lockDir)
 	if err != nil {
@@ -211,6 +217,13 @@ func removeRun(ctx context.Context, id string) (Report, error) {
 			continue
 		}
 		rep.Namespaces = append(rep.Namespaces, n)
+	}
+	// The node directories it made under control.Home (a run with a
+	// store keeps them in the store, whose heal removes the data).
+	if removed, err := control.RemoveRunDir(id); err != nil {
+		errs = append(errs, err)
+	} else if removed {
+		rep.Dirs = append(rep.Dirs, control.RunDir(id))
 	}
 	if err := os.Remove(runLockPath(id)); err == nil {
 		rep.LockFiles = append(rep.LockFiles, runLockPath(id))

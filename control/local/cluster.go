@@ -32,15 +32,13 @@ type Options struct {
 	Detached bool
 	// StoreDir is the run's store directory: node directories are
 	// StoreDir/nodes/<node>, so that logs are in place without a copy.
-	// Empty means DefaultHome/runs/<run id>/<node>.
+	// Empty means control.RunDir(run id)/<node>.
 	StoreDir string
 
 	_ struct{}
 }
 
-// DefaultHome holds node directories of clusters made without a store
-// directory.
-const DefaultHome = "/var/lib/faultline"
+
 
 // Cluster is a set of network namespaces on this host joined by a bridge.
 // It implements control.Cluster and control.Transferer.
@@ -66,7 +64,7 @@ var _ control.Cluster = (*Cluster)(nil)
 // controller's veth into it. On error, whatever was made is removed.
 func New(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if os.Geteuid() != 0 {
-		return nil, errors.New("control/local needs root (network namespaces, veth links)")
+		return nil, errors.New("the local backend needs root to make network namespaces and veth links: run faultline with sudo,, or try faultline without root with --target memory (an in-process register: no nodes, no faults)")
 	}
 	id := opts.RunID
 	if id == "" {
@@ -111,7 +109,7 @@ func New(ctx context.Context, opts Options) (c *Cluster, err error) {
 			}
 			c.dirs[n] = abs
 		} else {
-			c.dirs[n] = filepath.Join(DefaultHome, "runs", id, n)
+			c.dirs[n] = filepath.Join(control.RunDir(id), n)
 		}
 	}
 	defer func() {
@@ -192,7 +190,7 @@ func Attach(id string) (*Cluster, error) {
 		}
 		c.nodes = append(c.nodes, control.Node{Name: node, Addr: addr})
 		c.subnet = netip.PrefixFrom(addr, bits).Masked()
-		c.dirs[node] = filepath.Join(DefaultHome, "runs", id, node)
+		c.dirs[node] = filepath.Join(control.RunDir(id), node)
 	}
 	if len(c.nodes) == 0 {
 		return nil, fmt.Errorf("no cluster with run id %s on this host (no namespace %s)", id, NamespaceName(id, "*"))

@@ -65,6 +65,9 @@ func assertGone(t *testing.T, id string, pids []int) {
 	if _, err := os.Stat(runLockPath(id)); err == nil {
 		t.Errorf("lock file %s left behind", runLockPath(id))
 	}
+	if _, err := os.Stat(control.RunDir(id)); err == nil {
+		t.Errorf("run directory %s left behind", control.RunDir(id))
+	}
 	// Killed children are reaped by their waiters at once, orphans by the
 	// subreaper within ReapGrace.
 	deadline := time.Now().Add(control.ReapGrace + 3*time.Second)
@@ -251,6 +254,11 @@ func TestCleanupAfterCrash(t *testing.T) {
 	}
 	pids = append(pids, orphan)
 
+	// Node data, as a target leaves it in the node's directory.
+	if err := os.MkdirAll(filepath.Join(c.NodeDir("n1"), "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
 	// The crash: the run's lock is released, nothing is torn down.
 	c.mu.Lock()
 	c.lock.Close()
@@ -280,6 +288,9 @@ func TestCleanupAfterCrash(t *testing.T) {
 		if !slices.Contains(gotPids, strconv.Itoa(pid)) {
 			t.Errorf("Cleanup did not report killing %d (killed %v)", pid, gotPids)
 		}
+	}
+	if !slices.Contains(rep.Dirs, control.RunDir(id)) {
+		t.Errorf("Cleanup removed directories %v, want %s", rep.Dirs, control.RunDir(id))
 	}
 	if !slices.Contains(rep.Links, hostLinkName(id)) || !slices.Contains(rep.LockFiles, runLockPath(id)) {
 		t.Errorf("Cleanup removed links %v and lock files %v, want %s and %s", rep.Links, rep.LockFiles, hostLinkName(id), runLockPath(id))
