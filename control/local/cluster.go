@@ -38,8 +38,6 @@ type Options struct {
 	_ struct{}
 }
 
-
-
 // Cluster is a set of network namespaces on this host joined by a bridge.
 // It implements control.Cluster and control.Transferer.
 type Cluster struct {
