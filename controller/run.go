@@ -20,6 +20,7 @@ import (
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/nemesis"
 	"github.com/faultline-dev/faultline/reports"
+	"github.com/faultline-dev/faultline/targets"
 	"github.com/faultline-dev/faultline/workloads"
 )
 
@@ -156,6 +157,19 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		return res, err
 	}
 	logf("cluster up")
+	if fs, ok := sys.(faultable); ok && fs.Cluster() != nil {
+		if sv, ok := fs.DB().(targets.Servers); ok && len(sv.Servers()) < len(fs.Cluster().Nodes()) {
+			var idle []string
+			for _, n := range control.NodeNames(fs.Cluster()) {
+				if !slices.Contains(sv.Servers(), n) {
+					idle = append(idle, n)
+				}
+			}
+			w := fmt.Sprintf("%s serves from %s only: %s run nothing, and faults on them change nothing", plan.Target, strings.Join(sv.Servers(), ", "), strings.Join(idle, ", "))
+			logf("warning: %s", w)
+			progress(opts, "warning: %s\n", w)
+		}
+	}
 	// store/latest moves to runs that started, not to a failed setup.
 	if err := updateLatest(plan.Store, dir); err != nil {
 		logf("store/latest: %v", err)

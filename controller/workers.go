@@ -13,6 +13,7 @@ import (
 
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/histories"
+	"github.com/faultline-dev/faultline/targets"
 	"github.com/faultline-dev/faultline/workloads"
 )
 
@@ -31,6 +32,11 @@ func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys Syste
 	if fs, ok := sys.(faultable); ok && fs.Cluster() != nil {
 		// The cluster's own names: attached containers name themselves.
 		nodes = control.NodeNames(fs.Cluster())
+		// Ops go to the nodes that serve (PostgreSQL's one server), not
+		// to nodes that run nothing.
+		if s, ok := fs.DB().(targets.Servers); ok && len(s.Servers()) > 0 {
+			nodes = s.Servers()
+		}
 	}
 	stop := make(chan struct{})
 	var stopOnce sync.Once

@@ -575,6 +575,9 @@ func headline(res checker.Results, claimed string, run map[string]any) (string, 
 		lead := fmt.Sprintf("Valid for %s; %s found", claim, strings.Join(res.AnomalyTypes, ", "))
 		if len(res.Not) > 0 {
 			lead += ", so not " + strings.Join(res.Not, " or ")
+			if !slices.Contains(res.Not, "serializable") && slices.Contains(res.AlsoNot, "serializable") {
+				lead += ", hence not serializable"
+			}
 		}
 		return "Valid for " + claimed, lead + "."
 	case checker.Invalid:

@@ -456,9 +456,9 @@ func TestFaultSummaryInReport(t *testing.T) {
 // anomalies that rule out stronger ones, says both.
 func TestHeadline(t *testing.T) {
 	run := map[string]any{"claimed_by": "PostgreSQL's repeatable read"}
-	si := checker.Results{Valid: checker.Valid, AnomalyTypes: []string{"G2-item"}, Not: []string{"serializable"}}
+	si := checker.Results{Valid: checker.Valid, AnomalyTypes: []string{"G2-item"}, Not: []string{"repeatable-read"}, AlsoNot: []string{"serializable", "strict-serializable"}}
 	h, lead := headline(si, "snapshot-isolation", run)
-	if h != "Valid for snapshot-isolation" || lead != "Valid for snapshot-isolation, which PostgreSQL's repeatable read provides; G2-item found, so not serializable." {
+	if h != "Valid for snapshot-isolation" || lead != "Valid for snapshot-isolation, which PostgreSQL's repeatable read provides; G2-item found, so not repeatable-read, hence not serializable." {
 		t.Errorf("%q / %q", h, lead)
 	}
 	h, lead = headline(checker.Results{Valid: checker.Valid}, "serializable", nil)

@@ -43,6 +43,14 @@ type Primaries interface {
 	Primaries(ctx context.Context) ([]string, error)
 }
 
+// Servers is an optional capability of a DB that serves from some of the
+// cluster's nodes only (PostgreSQL's one server): the nodes that run the
+// service. Operations are attributed to them, not to nodes that run
+// nothing.
+type Servers interface {
+	Servers() []string
+}
+
 // Restarter is an optional capability of a DB: the command (argv, run on
 // node) that starts node's service again through whatever manages it. The
 // node's agent runs it when a kill outlives the controller that made it

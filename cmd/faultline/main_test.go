@@ -409,3 +409,25 @@ func TestFlagCompletion(t *testing.T) {
 		}
 	}
 }
+
+// A reader that goes away (faultline run | head) does not kill the run:
+// it still writes its results.
+func TestRunSurvivesClosedOutput(t *testing.T) {
+	dir := t.TempDir()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // nobody reads: every write meets a closed pipe
+	cmd := exec.Command(bin, "run", "--target", "memory", "--time-limit", "1s", "--store", "store")
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Run()
+	w.Close()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() < 0 {
+		t.Fatalf("killed by a signal: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store", "latest", "results.json")); err != nil {
+		t.Fatalf("no results.json: %v", err)
+	}
+}

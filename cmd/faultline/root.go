@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -77,6 +79,10 @@ func usageHints(c *cobra.Command) {
 }
 
 func main() {
+	// A reader that goes away (faultline run | head) must not kill a run
+	// before it heals its faults and writes its results: writes to the
+	// closed pipe fail instead, and the run goes on.
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(execute())
 }
 

@@ -27,7 +27,7 @@ func TestController(t *testing.T) {
 			plan.Name = "postgres-" + wl
 			plan.Target = "postgres"
 			plan.Workload = wl
-			plan.Nodes = controller.NodeNames(2) // n2 is only a home for half the workers
+			plan.Nodes = controller.NodeNames(2) // n2 runs nothing
 			// Repeatable read claims snapshot isolation, which PostgreSQL
 			// keeps (serializable has a rare finding: see TestAnomalies).
 			plan.Isolation = "repeatable-read"
@@ -59,6 +59,11 @@ func TestController(t *testing.T) {
 			}
 			dups := 0
 			for _, o := range h {
+				// Every op went to the server, none to n2, which runs
+				// nothing.
+				if o.Process != histories.Nemesis && o.Type != histories.Invoke && o.Node != "n1" {
+					t.Fatalf("op %d attributed to %q, which runs no server", o.Index, o.Node)
+				}
 				if strings.Contains(o.Error, "duplicate key") {
 					dups++
 				}

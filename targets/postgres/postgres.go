@@ -212,6 +212,9 @@ func New(cluster control.Cluster, opts Options) (*Target, error) {
 // Server is the node the server runs on: the cluster's first.
 func (t *Target) Server() string { return t.server.Name }
 
+// Servers implements targets.Servers: the one node that runs a server.
+func (t *Target) Servers() []string { return []string{t.server.Name} }
+
 // Isolation is the transactions' isolation level.
 func (t *Target) Isolation() string { return t.opts.Isolation }
 
