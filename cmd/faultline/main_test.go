@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/control/controltest"
+	"github.com/faultline-dev/faultline/histories"
 )
 
 // bin is the faultline binary built once for these end-to-end tests: the
@@ -429,5 +430,51 @@ func TestRunSurvivesClosedOutput(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "store", "latest", "results.json")); err != nil {
 		t.Fatalf("no results.json: %v", err)
+	}
+}
+
+// Nothing recorded is lost when the controller is SIGKILLed: the history
+// on disk runs up to the kill, as every op is written when it completes.
+func TestHistorySurvivesSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "run", "--target", "memory", "--time-limit", "30s", "--store", "store")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The first op on disk starts the clock.
+	var hist string
+	deadline := time.Now().Add(20 * time.Second)
+	for hist == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no history after 20 s")
+		}
+		if m, _ := filepath.Glob(filepath.Join(dir, "store", "*", "*", "history.jsonl")); len(m) == 1 {
+			if st, err := os.Stat(m[0]); err == nil && st.Size() > 0 {
+				hist = m[0]
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t0 := time.Now()
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ran := time.Since(t0)
+	_ = cmd.Wait()
+	h, err := histories.ReadFile(hist)
+	var te *histories.TruncatedError
+	if errors.As(err, &te) {
+		h, err = te.History, nil // a line cut mid-write is all a kill may cost
+	}
+	if err != nil || len(h) < 2 {
+		t.Fatalf("history: %d ops, %v", len(h), err)
+	}
+	span := time.Duration(h[len(h)-1].Time - h[0].Time)
+	t.Logf("killed %v after the first op was on disk; the history spans %v (%d events)", ran, span, len(h))
+	if lost := ran - span; lost > 100*time.Millisecond {
+		t.Errorf("the last %v before the kill are missing from the history", lost)
 	}
 }
