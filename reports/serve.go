@@ -261,10 +261,20 @@ func readRun(root *os.Root, rel string) (runInfo, bool) {
 				Valid        checker.Validity `json:"valid"`
 				AnomalyTypes []string         `json:"anomaly_types"`
 				Run          map[string]any   `json:"run"`
+				Checkers     map[string]any   `json:"checkers"`
 			}
 			if json.NewDecoder(io.LimitReader(f, 64<<20)).Decode(&res) == nil {
 				r.Verdict = res.Valid.String()
 				r.VerdictText = res.Valid.String()
+				// Why a run is unknown, when the run itself says.
+				switch _, setup := res.Checkers["setup"]; {
+				case res.Run["interrupted"] == true:
+					r.VerdictText += " (interrupted)"
+				case setup:
+					r.VerdictText += " (setup failed)"
+				case res.Checkers["run"] != nil:
+					r.VerdictText += " (run failed)"
+				}
 				r.Anomalies = strings.Join(res.AnomalyTypes, ", ")
 				if n, ok := num(res.Run["ops"]); ok {
 					r.Ops = trimFloat(n, 0)

@@ -209,3 +209,35 @@ func TestServeIndexAndFiles(t *testing.T) {
 		t.Errorf("directory redirect: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
 }
+
+// The index says why a run is unknown (interrupted, setup failed), with
+// the run's own count of operations.
+func TestServeIndexSaysWhyUnknown(t *testing.T) {
+	store := t.TempDir()
+	write := func(run, js string) {
+		d := filepath.Join(store, run)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "results.json"), []byte(js), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("etcd-register/20250101T000000", `{"valid":"unknown","checkers":{"run":{"valid":"unknown"},"linearizable":{"valid":"true"}},"run":{"ops":1234,"interrupted":true,"duration_seconds":3}}`)
+	write("etcd-register/20250101T000100", `{"valid":"unknown","checkers":{"setup":{"valid":"unknown"}},"run":{"ops":0}}`)
+	write("etcd-register/20250101T000200", `{"valid":false,"checkers":{},"run":{"ops":5}}`) // an old file's boolean
+	srv := httptest.NewServer(Handler(store))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	for _, w := range []string{"unknown (interrupted)</span></td><td></td><td>1234</td>", "unknown (setup failed)", `<tr class="invalid">`} {
+		if !strings.Contains(body, w) {
+			t.Errorf("index lacks %q:\n%s", w, body)
+		}
+	}
+}
