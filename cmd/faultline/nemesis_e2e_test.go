@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/control/controltest"
+	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/nemesis/clock"
 )
 
@@ -53,20 +55,48 @@ func TestNemesisFindsStaleReads(t *testing.T) {
 }
 
 // TestNemesisNoFalseAlarm: linearizable reads stay linearizable under every
-// fault; a false alarm here would make faultline useless.
+// fault; a false alarm here would make faultline useless. The faults are
+// given with parameters, every one of them is injected, and the run says
+// which ran, how long and where.
 func TestNemesisNoFalseAlarm(t *testing.T) {
 	controltest.RequireRoot(t)
 	requireIptables(t)
 	dir := t.TempDir()
-	code, out, errOut := faultline(t, dir, "run", "--nemesis", "partition,kill,pause,clock",
+	code, out, errOut := faultline(t, dir, "run", "--nemesis", "partition:halves,kill:one,pause:nodes=n2+n3,clock",
 		"--nemesis-interval", "3s", "--time-limit", "25s", "--seed", "2", "--store", "store")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0 (valid)\n%s\n%s", code, out, errOut)
 	}
 	run, _ := filepath.EvalSymlinks(filepath.Join(dir, "store", "latest"))
 	h, _ := os.ReadFile(filepath.Join(run, "history.jsonl"))
-	if n := bytes.Count(h, []byte(`"process":"nemesis","type":"info","f":"start-`)); n < 3 {
+	if n := bytes.Count(h, []byte(`"process":"nemesis","type":"info","f":"start-`)); n < 4 {
 		t.Fatalf("only %d faults injected in 25 s", n)
+	}
+	var res struct {
+		Faults []histories.FaultStat `json:"faults"`
+	}
+	b, _ := os.ReadFile(filepath.Join(run, "results.json"))
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]histories.FaultStat{}
+	for _, f := range res.Faults {
+		got[f.Fault] = f
+	}
+	t.Logf("faults: %+v", res.Faults)
+	for _, f := range []string{"partition", "kill", "pause", "clock"} {
+		if got[f].Injected == 0 || got[f].Seconds < 1 {
+			t.Errorf("%s never ran (a schedule must cover every fault asked for): %+v", f, got[f])
+		}
+	}
+	if p := got["pause"].Nodes; strings.Join(p, ",") != "n2,n3" {
+		t.Errorf("pause:nodes=n2+n3 paused %v", p)
+	}
+	if p := got["partition"].Nodes; len(p) != 5 {
+		t.Errorf("partition:halves cut %v, want every node", p)
+	}
+	if !strings.Contains(out, "  faults:\n    ") || !strings.Contains(out, "pause 1× for") {
+		t.Errorf("the run's output does not sum up the faults:\n%s", out)
 	}
 	if left := leftovers(t); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
