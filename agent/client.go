@@ -205,17 +205,7 @@ func (p *Pool) Probe(ctx context.Context, node string) (Facts, error) {
 // Close ends the session: each agent undoes what it still holds (nothing,
 // after a normal end: faults are recovered first) and exits.
 func (p *Pool) Close(ctx context.Context) error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
-	p.closed = true
-	close(p.stop)
-	cs := p.conns
-	p.conns = nil
-	p.mu.Unlock()
-	p.renew.Wait()
+	cs := p.end()
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
@@ -237,10 +227,18 @@ func (p *Pool) Close(ctx context.Context) error {
 // Detach leaves the agents running, holding what they hold (faultline
 // nemesis by hand: the faults stay until healed), and lets go of them.
 func (p *Pool) Detach() {
+	for _, c := range p.end() {
+		c.in.Close()
+	}
+}
+
+// end closes the pool to new work, stops renewing leases and hands back
+// its connections (none if it was ended already).
+func (p *Pool) end() map[string]*conn {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return
+		return nil
 	}
 	p.closed = true
 	close(p.stop)
@@ -248,9 +246,7 @@ func (p *Pool) Detach() {
 	p.conns = nil
 	p.mu.Unlock()
 	p.renew.Wait()
-	for _, c := range cs {
-		c.in.Close()
-	}
+	return cs
 }
 
 var errDead = errors.New("agent connection closed")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/faultline-dev/faultline/control"
 )
 
 // Proc names a process across time on the node the agent runs on: its pid
@@ -36,33 +38,11 @@ type stat struct {
 var errGone = errors.New("no such process")
 
 func readStat(pid int) (stat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
-			return stat{}, errGone
-		}
-		return stat{}, err
+	st, err := control.ReadProcStat(pid)
+	if errors.Is(err, os.ErrNotExist) {
+		return stat{}, errGone
 	}
-	// The command name is in parentheses and may contain anything: parse
-	// from the last ')'. Fields after it start at field 3 (state); ppid is
-	// field 4, start time field 22.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return stat{}, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	f := strings.Fields(string(b[i+2:]))
-	if len(f) < 20 || len(f[0]) != 1 {
-		return stat{}, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	ppid, err := strconv.Atoi(f[1])
-	if err != nil {
-		return stat{}, fmt.Errorf("/proc/%d/stat: ppid: %w", pid, err)
-	}
-	start, err := strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return stat{}, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
-	}
-	return stat{state: f[0][0], ppid: ppid, start: start}, nil
+	return stat{state: st.State, ppid: st.PPid, start: st.Start}, err
 }
 
 // live reports whether p still names the same process, and its state; a
@@ -84,17 +64,7 @@ func procOf(pid int) (Proc, error) {
 	return Proc{Pid: pid, Start: st.start, PPid: st.ppid, State: string(st.state), Cmd: cmdline(pid)}, nil
 }
 
-func cmdline(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil {
-		return ""
-	}
-	s := strings.TrimRight(strings.ReplaceAll(string(b), "\x00", " "), " ")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
-}
+func cmdline(pid int) string { return control.Cmdline(pid) }
 
 // allProcs lists every process the agent can see in its own network
 // namespace (on a dedicated host, every process; on a node that is a

@@ -82,8 +82,8 @@ func (h HostFS) RemoveAll(ctx context.Context, node, path string) error {
 	if err := h.check(node); err != nil {
 		return err
 	}
-	if filepath.Dir(filepath.Clean(path)) == "/" || !filepath.IsAbs(path) {
-		return fmt.Errorf("refusing to remove %q on %s: not a path faultline made", path, node)
+	if err := checkRemovable(path); err != nil {
+		return fmt.Errorf("%s: %w", node, err)
 	}
 	if err := os.RemoveAll(path); err != nil {
 		return fmt.Errorf("removing %s on %s: %w", path, node, err)

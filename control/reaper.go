@@ -1,7 +1,6 @@
 package control
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -99,30 +98,8 @@ func zombieChildren(ppid int) []int {
 	return out
 }
 
-// procStat reads the state, parent pid and start time (field 22, clock
-// ticks since boot) of pid from /proc/<pid>/stat.
+// procStat is ReadProcStat as the reaper and Owner use it.
 func procStat(pid int) (state byte, ppid int, start uint64, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, 0, false
-	}
-	// The command name is in parentheses and may contain anything, so
-	// parse from the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, 0, 0, false
-	}
-	fields := bytes.Fields(b[i+2:])
-	if len(fields) < 20 {
-		return 0, 0, 0, false
-	}
-	ppid, err = strconv.Atoi(string(fields[1]))
-	if err != nil {
-		return 0, 0, 0, false
-	}
-	start, err = strconv.ParseUint(string(fields[19]), 10, 64)
-	if err != nil {
-		return 0, 0, 0, false
-	}
-	return fields[0][0], ppid, start, true
+	st, err := ReadProcStat(pid)
+	return st.State, st.PPid, st.Start, err == nil
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/internal/hostnet"
 )
 
@@ -47,7 +48,7 @@ func procsInNamespaces(inodes map[uint64]string) []Proc {
 			continue
 		}
 		if ns, ok := inodes[ino]; ok {
-			out = append(out, Proc{Pid: pid, Namespace: ns, Cmdline: cmdline(pid)})
+			out = append(out, Proc{Pid: pid, Namespace: ns, Cmdline: control.Cmdline(pid)})
 		}
 	}
 	return out
@@ -65,16 +66,4 @@ func parseNsLink(s string) (uint64, bool) {
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	return n, err == nil
-}
-
-func cmdline(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil {
-		return ""
-	}
-	s := strings.TrimRight(strings.ReplaceAll(string(b), "\x00", " "), " ")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }
