@@ -545,8 +545,8 @@ func (p *Plan) Validate(knownTargets, knownWorkloads, knownNemeses []string) err
 		bad("fault-lease", "%s: must be positive, or 0 to hold faults until the run heals them", p.FaultLease)
 	}
 	for _, n := range p.Nemesis {
-		name, _, _ := strings.Cut(n, ":")
-		if !slices.Contains(knownNemeses, strings.TrimSpace(name)) {
+		name := nemesis.SpecName(n)
+		if !slices.Contains(knownNemeses, name) {
 			bad("nemesis", "unknown fault %q (known: %s)", name, strings.Join(knownNemeses, ", "))
 		} else if _, err := nemesis.ParseFaultSpec(n); err != nil {
 			bad("nemesis", "%v", err)
@@ -582,7 +582,7 @@ func (p *Plan) Warnings() []string {
 		lanes = nil
 		at := map[string]int{}
 		for _, f := range p.Nemesis {
-			name, _, _ := strings.Cut(f, ":")
+			name := nemesis.SpecName(f)
 			if i, ok := at[name]; ok {
 				lanes[i] = append(lanes[i], f)
 				continue

@@ -288,7 +288,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	// Faults asked for that never took effect are in the summary too: a
 	// schedule that injected nothing must not pass for one that did.
 	for _, f := range plan.Nemesis {
-		name, _, _ := strings.Cut(f, ":")
+		name := nemesis.SpecName(f)
 		if !slices.ContainsFunc(out.Results.Faults, func(s histories.FaultStat) bool { return s.Fault == name }) {
 			out.Results.Faults = append(out.Results.Faults, histories.FaultStat{Fault: name, Nodes: []string{}})
 		}

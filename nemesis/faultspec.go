@@ -111,12 +111,19 @@ func withNodes(a Args, s Selector) Args {
 	return a
 }
 
+// SpecName is the fault's name in a fault list entry ("kill" of
+// "kill:one"), without parsing its parameters.
+func SpecName(s string) string {
+	name, _, _ := strings.Cut(s, ":")
+	return strings.TrimSpace(name)
+}
+
 // ParseFaultSpec parses one entry of a fault list (see FaultSpec); its
 // errors name the entry and the parameter.
 func ParseFaultSpec(s string) (FaultSpec, error) {
 	s = strings.TrimSpace(s)
 	parts := strings.Split(s, ":")
-	name := strings.TrimSpace(parts[0])
+	name := SpecName(s)
 	spec, err := Lookup(name)
 	if err != nil {
 		return FaultSpec{}, err

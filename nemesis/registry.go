@@ -139,8 +139,7 @@ func Check(ctx context.Context, c control.Cluster, agents *agent.Pool, faults []
 	// Faults may come as specs with parameters (kill:one).
 	var names []string
 	for _, f := range faults {
-		name, _, _ := strings.Cut(f, ":")
-		if name = strings.TrimSpace(name); !slices.Contains(names, name) {
+		if name := SpecName(f); !slices.Contains(names, name) {
 			names = append(names, name)
 		}
 	}
