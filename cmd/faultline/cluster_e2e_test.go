@@ -70,8 +70,10 @@ func TestClusterUpNemesisByHand(t *testing.T) {
 	if code, _, errOut := faultline(t, dir, "cluster", "stauts"); code != 3 || !strings.Contains(errOut, "did you mean status?") {
 		t.Errorf("cluster stauts: exit %d, %s", code, errOut)
 	}
-	mustRun(t, dir, 0, "cluster", "down", "--store", "store")
+	before := leftovers(t)
+	out = mustRun(t, dir, 0, "cluster", "down", "--store", "store")
 	if left := leftovers(t); len(left) > 0 {
+		t.Logf("before cluster down: %v\ncluster down said:\n%s", before, out)
 		t.Errorf("left behind after cluster down: %v", left)
 	}
 	// The logs are kept, the members' data is not.

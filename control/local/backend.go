@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/faultline-dev/faultline/control"
@@ -41,8 +42,11 @@ func init() {
 		},
 		Attach: func(ctx context.Context, ref control.Ref, cfg control.Config) (control.Cluster, error) {
 			c, err := Attach(ref.RunID)
-			if err != nil {
+			if errors.Is(err, errNoCluster) {
 				return nil, fmt.Errorf("%w: %w", control.ErrGone, err)
+			}
+			if err != nil {
+				return nil, err
 			}
 			dirs := map[string]string{}
 			for _, n := range ref.Nodes {

@@ -162,6 +162,12 @@ func (c *Cluster) topology() hostnet.Topology {
 	return t
 }
 
+// errNoCluster is wrapped by Attach when no namespace of the run is left:
+// the only error that means the cluster has gone (control.ErrGone). Any
+// other error (a namespace that cannot be read) leaves the cluster in
+// place, to be reported and torn down, not forgotten.
+var errNoCluster = errors.New("cluster not found")
+
 // Attach returns the cluster of run id, made earlier by New in this or
 // another process (e.g. `faultline cluster up`), to inspect, signal or tear
 // down. Processes it did not start itself are reached through Processes.
@@ -177,9 +183,14 @@ func Attach(id string) (*Cluster, error) {
 	c.HostFS = control.HostFS{Check: c.checkNode}
 	_, meta := runLockState(id)
 	c.detached = meta.Detached
+	found := false
 	for _, name := range all {
 		rid, node, ok := parseNamespace(name)
-		if !ok || rid != id || node == hubName {
+		if !ok || rid != id {
+			continue
+		}
+		found = true
+		if node == hubName {
 			continue
 		}
 		addr, bits, err := nodeAddr(name)
@@ -190,16 +201,20 @@ func Attach(id string) (*Cluster, error) {
 		c.subnet = netip.PrefixFrom(addr, bits).Masked()
 		c.dirs[node] = filepath.Join(control.RunDir(id), node)
 	}
-	if len(c.nodes) == 0 {
-		return nil, fmt.Errorf("no cluster with run id %s on this host (no namespace %s)", id, NamespaceName(id, "*"))
+	if !found {
+		return nil, fmt.Errorf("%w: no cluster with run id %s on this host (no namespace %s)", errNoCluster, id, NamespaceName(id, "*"))
 	}
+	// With only the hub left (a teardown cut short) c has no node, and
+	// Teardown still removes what is there.
 	slices.SortFunc(c.nodes, func(a, b control.Node) int {
 		if nodeLess(a.Name, b.Name) {
 			return -1
 		}
 		return 1
 	})
-	c.hostAddr = c.subnet.Addr().Next()
+	if len(c.nodes) > 0 {
+		c.hostAddr = c.subnet.Addr().Next()
+	}
 	return c, nil
 }
 

@@ -382,3 +382,40 @@ func TestDetachedClusterOutlivesItsCreator(t *testing.T) {
 	}
 	assertGone(t, id, pids)
 }
+
+// A cluster whose teardown was cut short (its nodes' namespaces gone, the
+// hub and the controller's link left) is not "gone": the backend attaches
+// to what is left, and Teardown removes it. Only a run with no namespace at
+// all is control.ErrGone.
+func TestAttachHalfRemovedCluster(t *testing.T) {
+	controltest.RequireRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := New(ctx, Options{Nodes: NodeNames(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.RunID()
+	t.Cleanup(func() { _, _ = removeRun(context.Background(), id) })
+	ref := c.Ref()
+	for _, n := range []string{"n1", "n2"} {
+		if err := hostnet.DeleteNamespace(NamespaceName(id, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := control.Lookup(BackendName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := b.Attach(ctx, ref, control.Config{})
+	if err != nil {
+		t.Fatalf("Attach of a half-removed cluster: %v (want the hub found)", err)
+	}
+	if err := a.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, id, nil)
+	if _, err := b.Attach(ctx, ref, control.Config{}); !errors.Is(err, control.ErrGone) {
+		t.Errorf("Attach after teardown: %v, want ErrGone", err)
+	}
+}
