@@ -12,15 +12,29 @@ import (
 // "true", "false" or "unknown" (Jepsen's true, false, :unknown).
 type Validity int
 
+// The zero Validity is Unknown: a checker that forgets to decide, or a
+// Result nobody filled in, is never read as valid.
 const (
-	// Valid: no anomaly, and the checker looked at everything.
-	Valid Validity = iota
 	// Unknown: the checker could not decide (timeout, gaps, unsupported
 	// ops). Never reported as valid.
-	Unknown
+	Unknown Validity = iota
+	// Valid: no anomaly, and the checker looked at everything.
+	Valid
 	// Invalid: an anomaly was found.
 	Invalid
 )
+
+// rank orders verdicts for Merge: invalid beats unknown beats valid.
+func (v Validity) rank() int {
+	switch v {
+	case Valid:
+		return 0
+	case Invalid:
+		return 2
+	default:
+		return 1
+	}
+}
 
 func (v Validity) String() string {
 	switch v {
@@ -80,7 +94,7 @@ func (v *Validity) UnmarshalJSON(b []byte) error {
 func Merge(vs ...Validity) Validity {
 	out := Valid
 	for _, v := range vs {
-		if v > out {
+		if v.rank() > out.rank() {
 			out = v
 		}
 	}
@@ -125,9 +139,15 @@ type Results struct {
 }
 
 // Compose merges named results into Results. The anomaly types and ruled-out
-// models are the sorted union of the checkers'.
+// models are the sorted union of the checkers'. No result at all is
+// unknown, and so is a Result whose checker never set Valid (the zero
+// Validity).
 func Compose(named map[string]Result, stats any) Results {
 	out := Results{Valid: Valid, Checkers: named, AnomalyTypes: []string{}, Not: []string{}, AlsoNot: []string{}, Stats: stats}
+	if len(named) == 0 {
+		// Nothing was checked: nothing is known.
+		out.Valid = Unknown
+	}
 	for _, r := range named {
 		out.Valid = Merge(out.Valid, r.Valid)
 		out.AnomalyTypes = union(out.AnomalyTypes, r.AnomalyTypes)

@@ -3,6 +3,7 @@ package checker
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -113,5 +114,28 @@ func TestValidIsAlwaysAString(t *testing.T) {
 	var bad Validity
 	if err := json.Unmarshal([]byte(`1`), &bad); err == nil {
 		t.Error("1 read as a verdict")
+	}
+}
+
+// A checker that forgets to set Valid has decided nothing: the zero
+// Validity is unknown, in the composed verdict, its exit code and JSON.
+func TestZeroValidityIsUnknown(t *testing.T) {
+	var forgot Result
+	if forgot.Valid != Unknown || forgot.Valid.ExitCode() != 2 || forgot.Valid.String() != "unknown" {
+		t.Errorf("zero Validity: %v, exit %d", forgot.Valid, forgot.Valid.ExitCode())
+	}
+	res := Compose(map[string]Result{"ok": {Valid: Valid}, "forgot": {}}, nil)
+	if res.Valid != Unknown {
+		t.Errorf("valid + a result that never decided = %v, want unknown", res.Valid)
+	}
+	if b, _ := json.Marshal(forgot); !strings.Contains(string(b), `"valid":"unknown"`) {
+		t.Errorf("zero Result in JSON: %s", b)
+	}
+	if res := Compose(nil, nil); res.Valid != Unknown {
+		t.Errorf("nothing checked = %v, want unknown", res.Valid)
+	}
+	var zero Results
+	if zero.Valid != Unknown {
+		t.Errorf("zero Results: %v", zero.Valid)
 	}
 }
