@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/internal/procfs"
 )
 
 // Proc names a process across time on the node the agent runs on: its pid
@@ -185,21 +185,12 @@ func sendSignal(p Proc, sig syscall.Signal) error {
 // allThreadsStopped reports whether every thread of pid is stopped (or the
 // process has gone).
 func allThreadsStopped(pid int) bool {
-	dir := "/proc/" + strconv.Itoa(pid) + "/task"
-	tids, err := os.ReadDir(dir)
+	states, err := procfs.ThreadStates(pid)
 	if err != nil {
 		return true // gone
 	}
-	for _, t := range tids {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
-		if err != nil {
-			continue // the thread has gone
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) {
-			return false
-		}
-		switch b[i+2] {
+	for _, st := range states {
+		switch st {
 		case 'T', 't', 'Z', 'X':
 		default:
 			return false

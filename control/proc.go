@@ -1,60 +1,21 @@
 package control
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/faultline-dev/faultline/internal/procfs"
 )
 
 // ProcStat is what /proc/PID/stat says of a process that faultline uses.
-type ProcStat struct {
-	// State is the state letter: R running, S sleeping, D in
-	// uninterruptible sleep, T stopped by a signal, t stopped by a tracer,
-	// Z zombie, X dead, and so on (see proc(5)).
-	State byte
-	// PPid is the parent's pid; Start the start time (field 22, clock
-	// ticks since boot), which tells a process from a later one with its
-	// pid.
-	PPid  int
-	Start uint64
-}
+type ProcStat = procfs.Stat
 
-// ReadProcStat reads /proc/PID/stat. When the process does not exist (or
-// has been reaped) the error satisfies errors.Is(err, os.ErrNotExist).
-// Without /proc (not Linux) every call fails.
-func ReadProcStat(pid int) (ProcStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		if errors.Is(err, syscall.ESRCH) {
-			err = fmt.Errorf("%w: %w", os.ErrNotExist, err)
-		}
-		return ProcStat{}, err
-	}
-	// The command name is in parentheses and may contain anything, even
-	// ')': the fields after the last ')' start at field 3 (state); ppid is
-	// field 4, the start time field 22.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return ProcStat{}, fmt.Errorf("/proc/%d/stat: malformed: %q", pid, b)
-	}
-	f := bytes.Fields(b[i+2:])
-	if len(f) < 20 || len(f[0]) != 1 {
-		return ProcStat{}, fmt.Errorf("/proc/%d/stat: malformed: %q", pid, b)
-	}
-	ppid, err := strconv.Atoi(string(f[1]))
-	if err != nil {
-		return ProcStat{}, fmt.Errorf("/proc/%d/stat: ppid: %w", pid, err)
-	}
-	start, err := strconv.ParseUint(string(f[19]), 10, 64)
-	if err != nil {
-		return ProcStat{}, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
-	}
-	return ProcStat{State: f[0][0], PPid: ppid, Start: start}, nil
-}
+// ReadProcStat reads /proc/PID/stat (procfs.ReadStat). When the process
+// does not exist (or has been reaped) the error satisfies
+// errors.Is(err, os.ErrNotExist). Without /proc (not Linux) every call
+// fails.
+func ReadProcStat(pid int) (ProcStat, error) { return procfs.ReadStat(pid) }
 
 // ProcState returns the state letter of process pid (ProcStat.State); on
 // any error the letter is 0.

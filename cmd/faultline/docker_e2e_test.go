@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
+	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/images/imagestest"
 )
 
@@ -147,7 +148,7 @@ func TestDockerKilledMidFault(t *testing.T) {
 		t.Errorf("left behind after heal: %v", left)
 	}
 	for _, pid := range stopped {
-		if st, err := procState(pid); err == nil && st == 'T' {
+		if st, err := control.ProcState(pid); err == nil && st == 'T' {
 			t.Errorf("pid %d is still stopped", pid)
 		}
 	}
@@ -165,23 +166,11 @@ func stoppedMembers() []int {
 		}
 		var pid int
 		fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
-		if st, err := procState(pid); err == nil && st == 'T' {
+		if st, err := control.ProcState(pid); err == nil && st == 'T' {
 			out = append(out, pid)
 		}
 	}
 	return out
-}
-
-func procState(pid int) (byte, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, fmt.Errorf("malformed")
-	}
-	return b[i+2], nil
 }
 
 // containerRules counts FAULTLINE rules holding faults in the network

@@ -8,11 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/internal/procfs"
 )
 
 // process is a process this cluster started; a goroutine waits for it from
@@ -146,18 +146,12 @@ func waitStopped(pid int, done <-chan struct{}) error {
 }
 
 func allStopped(pid int) bool {
-	dir := "/proc/" + strconv.Itoa(pid) + "/task"
-	tids, err := os.ReadDir(dir)
+	states, err := procfs.ThreadStates(pid)
 	if err != nil {
 		return false
 	}
-	for _, t := range tids {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
-		if err != nil {
-			continue // the thread has gone
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+	for _, st := range states {
+		if st != 'T' && st != 't' {
 			return false
 		}
 	}

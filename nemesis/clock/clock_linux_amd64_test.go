@@ -216,7 +216,7 @@ func (p *probe) checkAlive() {
 		p.t.Fatalf("probe %d exited (its Wait returned): %v", p.pid, p.err)
 	default:
 	}
-	if st, err := processStat(p.pid); err != nil || st.state == 'Z' {
+	if st, err := processStat(p.pid); err != nil || st.State == 'Z' {
 		p.t.Fatalf("probe %d is gone or a zombie (%v)", p.pid, err)
 	}
 }
@@ -495,11 +495,11 @@ func waitState(t *testing.T, pid int, state byte) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		st, err := processStat(pid)
-		if err == nil && st.state == state {
+		if err == nil && st.State == state {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pid %d: state %c (%v), want %c", pid, st.state, err, state)
+			t.Fatalf("pid %d: state %c (%v), want %c", pid, st.State, err, state)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -509,8 +509,8 @@ func waitState(t *testing.T, pid int, state byte) {
 func stillStopped(t *testing.T, pid int, what string) {
 	t.Helper()
 	for i := 0; i < 15; i++ {
-		if st, err := processStat(pid); err != nil || st.state != 'T' {
-			t.Fatalf("%s: pid %d is in state %c (%v), want T (stopped)", what, pid, st.state, err)
+		if st, err := processStat(pid); err != nil || st.State != 'T' {
+			t.Fatalf("%s: pid %d is in state %c (%v), want T (stopped)", what, pid, st.State, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

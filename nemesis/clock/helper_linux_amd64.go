@@ -133,7 +133,7 @@ func useHelper(pid int) bool {
 		return true
 	}
 	st, err := processStat(pid)
-	return err == nil && st.ppid == os.Getpid()
+	return err == nil && st.PPid == os.Getpid()
 }
 
 // session performs requests; a helper session keeps one helper process for

@@ -1,7 +1,6 @@
 package clock
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,61 +8,19 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/faultline-dev/faultline/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
-// procStat is the part of /proc/PID/stat (or /proc/PID/task/TID/stat) we use.
-type procStat struct {
-	state byte // R, S, D, T (stopped), t (tracing stop), Z, X, ...
-	ppid  int
-}
+func processStat(pid int) (procfs.Stat, error) { return procfs.ReadStat(pid) }
 
-func readStat(path string) (procStat, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return procStat{}, err
-	}
-	// The command name is in parentheses and may contain anything: parse
-	// from the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return procStat{}, fmt.Errorf("%s: malformed", path)
-	}
-	fields := bytes.Fields(b[i+2:])
-	if len(fields) < 2 || len(fields[0]) != 1 {
-		return procStat{}, fmt.Errorf("%s: malformed", path)
-	}
-	ppid, err := strconv.Atoi(string(fields[1]))
-	if err != nil {
-		return procStat{}, fmt.Errorf("%s: malformed ppid: %w", path, err)
-	}
-	return procStat{state: fields[0][0], ppid: ppid}, nil
-}
-
-func processStat(pid int) (procStat, error) {
-	return readStat(fmt.Sprintf("/proc/%d/stat", pid))
-}
-
-func threadStat(pid, tid int) (procStat, error) {
-	return readStat(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
-}
+func threadStat(pid, tid int) (procfs.Stat, error) { return procfs.ReadTaskStat(pid, tid) }
 
 // listTasks lists the thread ids of pid.
 func listTasks(pid int) ([]int, error) {
-	d, err := os.Open(fmt.Sprintf("/proc/%d/task", pid))
+	tids, err := procfs.Tasks(pid)
 	if err != nil {
 		return nil, procErr(pid, err)
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return nil, procErr(pid, err)
-	}
-	tids := make([]int, 0, len(names))
-	for _, n := range names {
-		if tid, err := strconv.Atoi(n); err == nil {
-			tids = append(tids, tid)
-		}
 	}
 	sort.Ints(tids)
 	return tids, nil
@@ -103,7 +60,7 @@ func descendants(pid int) ([]int, error) {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		children[st.ppid] = append(children[st.ppid], p)
+		children[st.PPid] = append(children[st.PPid], p)
 	}
 	var out []int
 	queue := []int{pid}

@@ -137,7 +137,7 @@ func attachErr(pid, tid int, err error) error {
 	case errors.Is(err, unix.ESRCH):
 		return fmt.Errorf("clock: pid %d: %w", pid, ErrNoProcess)
 	case errors.Is(err, unix.EPERM):
-		if st, serr := threadStat(pid, tid); serr != nil || st.state == 'Z' || st.state == 'X' {
+		if st, serr := threadStat(pid, tid); serr != nil || st.State == 'Z' || st.State == 'X' {
 			return fmt.Errorf("clock: pid %d: thread %d has exited: %w", pid, tid, ErrNoProcess)
 		}
 		return fmt.Errorf("clock: pid %d: PTRACE_SEIZE thread %d: %w (%w: run as root or with CAP_SYS_PTRACE; the process must not be traced already, e.g. by gdb or strace)", pid, tid, err, ErrPermission)
@@ -199,11 +199,11 @@ func (t *tracee) wait(th *thread) error {
 			return nil
 		}
 		st, err := threadStat(t.pid, th.tid)
-		if err != nil || st.state == 'Z' || st.state == 'X' {
+		if err != nil || st.State == 'Z' || st.State == 'X' {
 			return fmt.Errorf("clock: pid %d thread %d: %w", t.pid, th.tid, errThreadGone)
 		}
 		now := time.Now()
-		if st.state == 't' {
+		if st.State == 't' {
 			if tracedSince.IsZero() {
 				tracedSince = now
 			} else if now.Sub(tracedSince) > stolenAfter {
@@ -214,7 +214,7 @@ func (t *tracee) wait(th *thread) error {
 			tracedSince = time.Time{}
 		}
 		if now.After(deadline) {
-			return fmt.Errorf("clock: pid %d: thread %d did not stop within %v (state %c)", t.pid, th.tid, stopTimeout, st.state)
+			return fmt.Errorf("clock: pid %d: thread %d did not stop within %v (state %c)", t.pid, th.tid, stopTimeout, st.State)
 		}
 		time.Sleep(pause)
 		if pause < time.Millisecond {

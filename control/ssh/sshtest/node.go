@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faultline-dev/faultline/internal/procfs"
 	"github.com/vishvananda/netns"
 	"golang.org/x/crypto/ssh"
 )
@@ -318,15 +319,8 @@ func childOf(pid int) int {
 		if err != nil {
 			continue
 		}
-		st, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(st)
-		if i := strings.LastIndexByte(s, ')'); i > 0 {
-			if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == strconv.Itoa(pid) {
-				return c
-			}
+		if st, err := procfs.ReadStat(c); err == nil && st.PPid == pid {
+			return c
 		}
 	}
 	return 0
