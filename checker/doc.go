@@ -37,12 +37,37 @@
 //     returns (porcupine's return time is math.MaxInt64), with an unknown
 //     output. A read or get whose outcome is unknown tells nothing and is
 //     dropped.
-//   - fail: it did not take effect, and is dropped; except a cas that failed
-//     with no error (Op.Error == ""): that is a compare that did not match,
-//     which observed a value other than the expected one (what a failed etcd
-//     Txn compare means, and what the Jepsen etcd corpus's verdicts assume).
-//     A failed cas with an error is dropped.
+//   - fail: it did not take effect, and is dropped; except, under
+//     faultline's semantics (below), a cas that failed with no error
+//     (Op.Error == ""): that is a compare that did not match, which observed
+//     a value other than the expected one (what a failed etcd Txn compare
+//     means). A failed cas with an error is dropped.
 //   - nemesis ops are not client ops and are ignored.
+//
+// # Semantics: faultline's or Knossos'
+//
+// Knossos, which Jepsen checks linearizability with, reads a history
+// differently in two ways, and the register, cas-register and
+// multi-register models follow either (LinearizableOptions.Semantics; by
+// default the history's own, see histories.History.Semantics):
+//
+//   - Knossos' (histories.SemanticsKnossos), the default for Jepsen/Knossos
+//     input (history.edn, jepsen.util logs): a read whose value is nil is a
+//     read whose value is unknown, which matches any state, so it is
+//     dropped (in a multi-register txn, that micro-op is); and a :fail op
+//     never happened, so every failed op is dropped, a cas too.
+//   - faultline's (histories.SemanticsFaultline), the default for
+//     faultline's own JSONL: a read of nil means the register held nil,
+//     and a cas that failed without an error observed another value.
+//
+// Knossos' reading drops constraints, so a history valid under faultline's
+// is valid under Knossos'. The summary says "Knossos semantics" when a model
+// whose reading differs used it; kv and mutex read both alike (a kv get of
+// nil is "", and failed ops are dropped under both). The Jepsen etcd corpus
+// (testdata/corpora/porcupine-jepsen-etcd: reads of nil in 92 of its 102
+// histories, failed cas without an error in all) keeps every verdict of
+// its EXPECTED.txt under both semantics, as does the kv corpus; both are
+// tested per file.
 //
 // Real time is the history's order: an op is called at its invocation's
 // index and returns at its completion's (indexes increase along the history,
@@ -65,8 +90,9 @@
 //   - multi-register: Knossos' multi-register. f txn whose value is a list
 //     of micro-ops [read k v] / [write k v] run atomically, in order (a read
 //     sees the txn's own earlier writes). Registers start nil (or from an
-//     initial map). Unlike Knossos, a read of nil in an ok txn means the
-//     register was nil, not "unknown": reads of an info txn are unknown.
+//     initial map, as Knossos writes it: {:x 0 :y 0}). Reads of an info txn
+//     are unknown; a read of nil in an ok txn is unknown under Knossos'
+//     semantics, and means the register was nil under faultline's.
 //   - mutex: acquire and release; acquire needs the lock free, release needs
 //     it held (a mutex does not know owners). A failed acquire or release did
 //     nothing.

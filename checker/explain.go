@@ -47,6 +47,11 @@ type KeyFailure struct {
 	// PrefixTail is the end of the longest linearizable prefix, the ops
 	// that led to State (at most maxOpsListed, in linearization order).
 	PrefixTail []OpRef `json:"prefix_tail,omitempty"`
+	// Causes say in the history's terms why the first stuck ops (at most
+	// maxCauses, reads first) could not come next: the write a read missed
+	// and the one it returned, the nodes that served them, when, and the
+	// faults in effect.
+	Causes []Cause `json:"causes,omitempty"`
 
 	summaryLine string // for the Result's Summary, from unclipped values
 }
@@ -64,22 +69,46 @@ type OpRef struct {
 	Key         string            `json:"key,omitempty"`
 	Value       any               `json:"value"`
 	Error       string            `json:"error,omitempty"`
+	// Node is the node that served the op, when the history says
+	// (faultline run records it; Jepsen histories do not).
+	Node string `json:"node,omitempty"`
+	// Invoked and Completed are when, in seconds since the start of the
+	// history (absent in a history without real times; Completed absent
+	// when the op never completed or ended in info).
+	Invoked   *float64 `json:"invoked_seconds,omitempty"`
+	Completed *float64 `json:"completed_seconds,omitempty"`
 }
 
 const maxOpsListed = 20
 
-func (part *partition) ref(o *lop) OpRef {
+func (part *partition) ref(o *lop) OpRef { return part.refIn(o, nil) }
+
+// refIn is the ref with its times and, for an op that never completed, its
+// process's node, from the history's facts (none when nil).
+func (part *partition) refIn(o *lop, facts *historyFacts) OpRef {
 	h := part.h
 	inv := &h[o.inv]
-	r := OpRef{Index: inv.Index, Line: inv.Line, InvokeIndex: inv.Index, Process: inv.Process, F: inv.F, Key: inv.Key, Value: inv.Value, Type: "info"}
+	r := OpRef{Index: inv.Index, Line: inv.Line, InvokeIndex: inv.Index, Process: inv.Process, F: inv.F, Key: inv.Key, Value: inv.Value, Type: "info", Node: inv.Node}
 	if o.comp != histories.Open {
 		c := &h[o.comp]
 		r.Type, r.Error = c.Type.String(), c.Error
+		if c.Node != "" {
+			r.Node = c.Node
+		}
 		if c.Type != histories.Info {
 			r.Index, r.Line = c.Index, c.Line
 		}
 		if c.Type == histories.OK && (o.kind == opRead || o.kind == opGet || o.kind == opTxn) {
 			r.Value = c.Value // what was read
+		}
+	}
+	if facts != nil {
+		if r.Node == "" {
+			r.Node = facts.procNode[inv.Process]
+		}
+		r.Invoked = facts.seconds(inv.Time)
+		if r.Type == "ok" || r.Type == "fail" {
+			r.Completed = facts.seconds(h[o.comp].Time)
 		}
 	}
 	return r
@@ -112,8 +141,8 @@ func clip(s string, n int) string {
 	return fmt.Sprintf("%s…(%d bytes)", s[:cut], len(s))
 }
 
-// where says who ran an op and where it is: "process 3 read 4 (ok at index
-// 120, line 121)".
+// where says who ran an op and where it is: "process 3 read 4 on n3 (ok at
+// index 120, line 121)".
 func (part *partition) where(o *lop) string {
 	return part.ref(o).String()
 }
@@ -123,6 +152,9 @@ func (r OpRef) String() string {
 	fmt.Fprintf(&b, "process %s %s", r.Process, r.F)
 	if r.Value != nil || r.F == "read" || r.F == "get" {
 		b.WriteString(" " + clip(histories.FormatValue(r.Value), maxSummaryBytes))
+	}
+	if r.Node != "" {
+		b.WriteString(" on " + r.Node)
 	}
 	if r.Type == "info" {
 		fmt.Fprintf(&b, " (info; invoked at index %d", r.Index)
@@ -142,7 +174,8 @@ func (r OpRef) String() string {
 // explainKey reads porcupine's partial linearizations of a failing key: the
 // longest prefix that linearizes, the state after it, and the ops that could
 // come next (no other unlinearized op returned before they were called) but
-// that the model refuses from that state.
+// that the model refuses from that state; then why, for the first of them
+// (see Cause).
 func explainKey(f *failedKey) KeyFailure {
 	kf := KeyFailure{Key: f.key, Ops: len(f.ops)}
 	var best []int
@@ -154,12 +187,9 @@ func explainKey(f *failedKey) KeyFailure {
 		}
 	}
 	kf.Linearized = len(best)
-	state := f.model.Init()
-	done := make([]bool, len(f.ops))
-	for _, id := range best {
-		_, state = f.model.Step(state, &f.ops[id], nil)
-		done[id] = true
-	}
+	facts := factsOf(f.part.h)
+	rp := newReplay(f, best, facts)
+	state := rp.states[len(best)]
 	fullState := f.model.DescribeState(state)
 	kf.State = clip(fullState, maxValueBytes)
 
@@ -173,14 +203,14 @@ func explainKey(f *failedKey) KeyFailure {
 	}
 	minRet := int64(1<<63 - 1)
 	for i := range f.ops {
-		if !done[i] {
+		if !rp.done[i] {
 			minRet = min(minRet, ret(&f.ops[i]))
 		}
 	}
 	var next, stuck []int
 	for i := range f.ops {
 		o := &f.ops[i]
-		if done[i] || f.part.h[o.inv].Index > minRet {
+		if rp.done[i] || f.part.h[o.inv].Index > minRet {
 			continue
 		}
 		next = append(next, i)
@@ -202,6 +232,21 @@ func explainKey(f *failedKey) KeyFailure {
 	for _, id := range tail {
 		kf.PrefixTail = append(kf.PrefixTail, f.part.ref(&f.ops[id]).clipped())
 	}
+	// Reads first: a read that missed a write is the story people know.
+	explain := slices.Clone(stuck)
+	slices.SortStableFunc(explain, func(a, b int) int {
+		ra, rb := reads(&f.ops[a]), reads(&f.ops[b])
+		switch {
+		case ra == rb:
+			return 0
+		case ra:
+			return -1
+		}
+		return 1
+	})
+	for _, id := range explain[:min(len(explain), maxCauses)] {
+		kf.Causes = append(kf.Causes, rp.cause(id))
+	}
 	// The summary is written from the full values, the details clip them.
 	kf.summaryLine = kf.summary(fullState)
 	for i := range kf.Stuck {
@@ -212,7 +257,8 @@ func explainKey(f *failedKey) KeyFailure {
 
 // summary is the key's line in the Result's Summary: "key 7: no
 // linearization of 12 ops; stuck after 5 (state 3) — could not linearize:
-// process 3 read 4 (ok at index 120, line 121)".
+// process 3 read 4 on n3 (ok at index 120, line 121)", and below it the
+// first cause: "  stale read: process 3 read 4 from n3 (…), but …".
 func (kf KeyFailure) summary(state string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "no linearization of %d ops; stuck after %d (state %s) — could not linearize: ", kf.Ops, kf.Linearized, clip(state, maxSummaryBytes))
@@ -228,6 +274,10 @@ func (kf KeyFailure) summary(state string) string {
 	}
 	if more := len(kf.Stuck) + kf.StuckCut - inSummary; more > 0 {
 		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	if len(kf.Causes) > 0 {
+		b.WriteString("\n  ")
+		b.WriteString(kf.Causes[0].String())
 	}
 	return b.String()
 }

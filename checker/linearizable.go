@@ -38,7 +38,13 @@ type LinearizableOptions struct {
 	// so waiting for all of them could take forever. 0 means
 	// DefaultViolationGrace; negative means wait for every key.
 	ViolationGrace time.Duration
-	_              struct{}
+	// Semantics is how a read of nil and a failed op are read by the
+	// register, cas-register and multi-register models (see the package
+	// doc); histories.SemanticsUnset means the history's own
+	// (History.Semantics: Knossos' for Jepsen's formats, faultline's for
+	// its JSONL).
+	Semantics histories.Semantics
+	_         struct{}
 }
 
 // DefaultViolationGrace is ViolationGrace's default.
@@ -77,6 +83,10 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 		return Result{}, nil, err
 	}
 	keys := partitionPairs(h, pairs)
+	sem := opts.Semantics
+	if sem == histories.SemanticsUnset {
+		sem = h.Semantics()
+	}
 
 	var deadline time.Time
 	if opts.Timeout > 0 {
@@ -86,7 +96,7 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 	if grace == 0 {
 		grace = DefaultViolationGrace
 	}
-	c := &run{h: h, pairs: pairs, def: def, init: init, deadline: deadline, single: len(keys) == 1}
+	c := &run{h: h, pairs: pairs, def: def, init: init, deadline: deadline, single: len(keys) == 1, knossos: sem == histories.SemanticsKnossos}
 	outs := make([]keyOutcome, len(keys))
 	q := &queue{jobs: make([]job, len(keys))}
 	for i := range keys {
@@ -148,7 +158,7 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 	if graceTimer != nil {
 		graceTimer.Stop()
 	}
-	return linearizableResult(def, keys, outs, opts.Timeout, grace)
+	return linearizableResult(def, sem, keys, outs, opts.Timeout, grace)
 }
 
 // Keys are searched in turns, as porcupine runs all partitions at once, so
@@ -203,6 +213,7 @@ type run struct {
 	init     any
 	deadline time.Time
 	single   bool // the history has one key
+	knossos  bool // read with Knossos' semantics
 	// stop ends the search of every key: set when the grace after the first
 	// violation is over, or when an op cannot be interpreted (failed).
 	stop, failed atomic.Bool
@@ -303,7 +314,7 @@ type prepared struct {
 // an error, or nothing to check.
 func (c *run) prepare(k *keyPairs) (*prepared, keyOutcome) {
 	h, pairs, def := c.h, c.pairs, c.def
-	part := &partition{h: h, key: k.key}
+	part := &partition{h: h, key: k.key, knossos: c.knossos}
 	ops := make([]lop, 0, len(k.pairs))
 	for _, pi := range k.pairs {
 		p := pairs[pi]
@@ -402,9 +413,15 @@ func porcupineOps(h histories.History, ops []lop) []porcupine.Operation {
 	return pops
 }
 
-func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeout, grace time.Duration) (Result, *Linearization, error) {
+func linearizableResult(def *modelDef, sem histories.Semantics, keys []keyPairs, outs []keyOutcome, timeout, grace time.Duration) (Result, *Linearization, error) {
 	var firstErr *OpError
 	d := LinearizableDetails{Model: def.name, Keys: len(keys)}
+	// The summary names the model, and Knossos' semantics where the model
+	// reads a history differently under them.
+	label := def.name
+	if sem == histories.SemanticsKnossos && def.semanticsDiffer {
+		label += ", Knossos semantics"
+	}
 	var failed []*failedKey
 	timedOut := 0
 	for i := range outs {
@@ -443,7 +460,7 @@ func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeo
 	}
 	if len(failed) == 0 {
 		if d.Undecided > 0 {
-			return Result{Valid: Unknown, Summary: fmt.Sprintf("unknown (%s): %s, all linearizable so far", def.name, timedOutMsg), Details: d}, nil, nil
+			return Result{Valid: Unknown, Summary: fmt.Sprintf("unknown (%s): %s, all linearizable so far", label, timedOutMsg), Details: d}, nil, nil
 		}
 		total := 0
 		for _, k := range keys {
@@ -454,16 +471,16 @@ func linearizableResult(def *modelDef, keys []keyPairs, outs []keyOutcome, timeo
 			// So that the count agrees with the stats' count of ops.
 			left = fmt.Sprintf(" (of %d; the other %d failed, or are reads that returned nothing, and constrain nothing)", total, total-d.Ops)
 		}
-		return Result{Valid: Valid, Summary: fmt.Sprintf("linearizable (%s): %d ops on %s%s", def.name, d.Ops, keysWord(len(keys)), left), Details: d}, nil, nil
+		return Result{Valid: Valid, Summary: fmt.Sprintf("linearizable (%s): %d ops on %s%s", label, d.Ops, keysWord(len(keys)), left), Details: d}, nil, nil
 	}
 
 	const maxKeysInDetails = 100
 	const maxKeysInSummary = 5
 	var b strings.Builder
 	if len(keys) == 1 {
-		fmt.Fprintf(&b, "not linearizable (%s)", def.name)
+		fmt.Fprintf(&b, "not linearizable (%s)", label)
 	} else {
-		fmt.Fprintf(&b, "not linearizable (%s): %d of %s have no linearization", def.name, len(failed), keysWord(len(keys)))
+		fmt.Fprintf(&b, "not linearizable (%s): %d of %s have no linearization", label, len(failed), keysWord(len(keys)))
 	}
 	if timedOutMsg != "" {
 		fmt.Fprintf(&b, " (%s)", timedOutMsg)

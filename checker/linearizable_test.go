@@ -465,8 +465,10 @@ func TestLongValuesAreClipped(t *testing.T) {
 	)
 	r := wantValid(t, h, LinearizableOptions{Model: "kv"}, Invalid)
 	wantContains(t, r.Summary, "…(1002 bytes)", "…(1003 bytes)") // the state and the get's value, quoted
-	if len(r.Summary) > 400 {
-		t.Errorf("summary of %d bytes", len(r.Summary))
+	for _, line := range strings.Split(r.Summary, "\n") {
+		if len(line) > 400 {
+			t.Errorf("summary line of %d bytes: %s", len(line), line)
+		}
 	}
 	f := r.Details.(LinearizableDetails).Failures[0]
 	if v := f.Stuck[0].Value.(string); len(v) > maxValueBytes+20 || !strings.HasSuffix(v, "…(1001 bytes)") {

@@ -31,8 +31,9 @@ var multiRegisterModel = &modelDef{
 		}
 		return nil, fmt.Errorf("a multi-register's initial value must be a map of register to value, not %s", shape(v))
 	},
-	decode:   decodeTxn,
-	newModel: newMultiRegister,
+	decode:          decodeTxn,
+	newModel:        newMultiRegister,
+	semanticsDiffer: true,
 }
 
 func decodeTxn(h histories.History, p histories.Pair, part *partition, o *lop) (bool, error) {
@@ -82,13 +83,18 @@ func decodeTxn(h histories.History, p histories.Pair, part *partition, o *lop) (
 		if !ok {
 			return false, errorf("micro-op %s: a register holds nil, an integer or a string", histories.FormatValue(m))
 		}
-		if f == "read" && outcome != histories.OK {
-			continue // an unknown read tells nothing
+		if f == "read" && (outcome != histories.OK || x.v == nil && part.knossos) {
+			// An unknown read tells nothing, and Knossos reads nil as
+			// unknown.
+			continue
 		}
 		writes = writes || f == "write"
 		o.txn = append(o.txn, micro{write: f == "write", reg: part.reg(name), v: x})
 	}
 	// A txn that wrote nothing and whose reads are unknown tells nothing.
+	if part.knossos && len(o.txn) == 0 {
+		return false, nil
+	}
 	return outcome == histories.OK || writes, nil
 }
 

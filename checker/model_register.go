@@ -16,6 +16,7 @@ var registerModel = &modelDef{
 	newModel: func(part *partition, init any) porcupine.Model {
 		return registerPorcupine(part, init.(*val))
 	},
+	semanticsDiffer: true,
 }
 
 var casRegisterModel = &modelDef{
@@ -27,12 +28,16 @@ var casRegisterModel = &modelDef{
 	newModel: func(part *partition, init any) porcupine.Model {
 		return registerPorcupine(part, init.(*val))
 	},
+	semanticsDiffer: true,
 }
 
-func decodeRegister(cas bool) func(h histories.History, p histories.Pair, _ *partition, o *lop) (bool, error) {
-	return func(h histories.History, p histories.Pair, _ *partition, o *lop) (bool, error) {
+func decodeRegister(cas bool) func(h histories.History, p histories.Pair, part *partition, o *lop) (bool, error) {
+	return func(h histories.History, p histories.Pair, part *partition, o *lop) (bool, error) {
 		inv := &h[p.Invoke]
 		outcome := h.Outcome(p)
+		if outcome == histories.Fail && part.knossos {
+			return false, nil // Knossos: a failed op never happened
+		}
 		switch inv.F {
 		case "read":
 			// A read whose outcome is unknown or failed tells nothing.
@@ -42,6 +47,9 @@ func decodeRegister(cas bool) func(h histories.History, p histories.Pair, _ *par
 			v, ok := newVal(h[p.Complete].Value)
 			if !ok {
 				return false, atCompletion("read returned %s; a register holds nil, an integer or a string", shape(h[p.Complete].Value))
+			}
+			if v.v == nil && part.knossos {
+				return false, nil // Knossos: a read of nil matches any state
 			}
 			o.kind, o.out = opRead, v
 		case "write":

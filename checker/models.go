@@ -53,10 +53,11 @@ type micro struct {
 // partition is one key's share of the history, and what a model builds
 // while decoding its ops (the multi-register's names of registers).
 type partition struct {
-	h     histories.History
-	key   string
-	regs  map[string]int
-	names []string
+	h       histories.History
+	key     string
+	knossos bool // read with Knossos' semantics (see LinearizableOptions.Semantics)
+	regs    map[string]int
+	names   []string
 }
 
 // modelDef is a linearizability model: how to read a history's ops into
@@ -73,6 +74,9 @@ type modelDef struct {
 	decode func(h histories.History, p histories.Pair, part *partition, o *lop) (keep bool, err error)
 	// newModel is the porcupine model of one key's ops (after decode).
 	newModel func(part *partition, init any) porcupine.Model
+	// semanticsDiffer says that the model reads a history differently under
+	// Knossos' semantics than under faultline's (reads of nil, failed cas).
+	semanticsDiffer bool
 }
 
 var models = []*modelDef{registerModel, casRegisterModel, multiRegisterModel, mutexModel, kvModel}
@@ -84,6 +88,20 @@ func Models() []ModelInfo {
 		out[i] = ModelInfo{Name: m.name, Description: m.doc}
 	}
 	return out
+}
+
+// SemanticsNote says in a line what a read of nil and a failed op mean to
+// model under s, for faultline check's output; "" if model reads them the
+// same under both semantics (kv, mutex) or is unknown.
+func SemanticsNote(model string, s histories.Semantics) string {
+	def, err := lookupModel(model)
+	if err != nil || !def.semanticsDiffer {
+		return ""
+	}
+	if s == histories.SemanticsKnossos {
+		return "a read of nil is a read of an unknown value, which matches any state, and a failed op never happened"
+	}
+	return "a read of nil means the register held nil, and a cas that failed without an error compared and saw another value"
 }
 
 func modelNames() string {

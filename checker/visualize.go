@@ -58,19 +58,23 @@ func (l *Linearization) WriteVisualization(w io.Writer, key string, annotations 
 	return fmt.Errorf("key %q has no failed linearization to visualize", key)
 }
 
-// WriteVisualizations writes one HTML file per failing key into dir
-// (created if needed) and returns the paths written. File names are safe
-// for any key: see VisualizationFile.
+// WriteVisualizations writes one HTML file per failing key into the
+// run's directory dir, in its folder VisualizationDir (created if needed;
+// pages of keys that no longer fail are removed), and returns the paths
+// written. File names are safe for any key: see VisualizationFile.
 func (l *Linearization) WriteVisualizations(dir string, annotations []porcupine.Annotation) ([]string, error) {
 	if l == nil || len(l.keys) == 0 {
 		return nil, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	folder := filepath.Join(dir, VisualizationDir)
+	if err := os.MkdirAll(folder, 0o755); err != nil {
 		return nil, fmt.Errorf("writing linearizability visualizations: %w", err)
 	}
 	var paths []string
+	keep := map[string]bool{}
 	for _, k := range l.keys {
-		p := filepath.Join(dir, VisualizationFile(k.key))
+		p := filepath.Join(dir, filepath.FromSlash(VisualizationFile(k.key)))
+		keep[filepath.Base(p)] = true
 		f, err := os.Create(p)
 		if err != nil {
 			return paths, fmt.Errorf("writing the visualization of key %q: %w", k.key, err)
@@ -84,18 +88,49 @@ func (l *Linearization) WriteVisualizations(dir string, annotations []porcupine.
 		}
 		paths = append(paths, p)
 	}
+	// A directory checked again (check --out) keeps no page of a key that
+	// passes now.
+	if entries, err := os.ReadDir(folder); err == nil {
+		for _, e := range entries {
+			n := e.Name()
+			if !e.IsDir() && !keep[n] && (n == noKeyFile || strings.HasPrefix(n, "key-") && strings.HasSuffix(n, ".html")) {
+				_ = os.Remove(filepath.Join(folder, n))
+			}
+		}
+	}
 	return paths, nil
 }
 
-// VisualizationFile is the file name of a key's visualization:
-// linearizability-key-KEY.html with KEY kept to letters, digits, '.', '_'
-// and '-' and at most 64 bytes; a key that had to be changed gets a hash of
-// itself appended, so that two keys never share a file.
-// linearizability.html is the history with no keys.
+// VisualizationDir is the folder of a run's directory that holds
+// porcupine's page of each failing key, so that the run's own files stay
+// few and readable.
+const VisualizationDir = "linearizability"
+
+const noKeyFile = "history.html"
+
+// VisualizationFile is where a key's visualization is, relative to the
+// run's directory, with slashes (a relative link as it is):
+// linearizability/key-KEY.html, with KEY kept to letters, digits, '.', '_'
+// and '-' and at most 64 bytes; a key that had to be changed gets a hash
+// of itself appended, so that two keys never share a file.
+// linearizability/history.html is the history with no keys.
 func VisualizationFile(key string) string {
+	if key == "" {
+		return VisualizationDir + "/" + noKeyFile
+	}
+	return VisualizationDir + "/key-" + safeKey(key) + ".html"
+}
+
+// LegacyVisualizationFile is where runs made before VisualizationDir kept
+// a key's visualization: beside history.jsonl.
+func LegacyVisualizationFile(key string) string {
 	if key == "" {
 		return "linearizability.html"
 	}
+	return "linearizability-key-" + safeKey(key) + ".html"
+}
+
+func safeKey(key string) string {
 	var b strings.Builder
 	for _, r := range key {
 		switch {
@@ -114,7 +149,7 @@ func VisualizationFile(key string) string {
 		h.Write([]byte(key))
 		safe = fmt.Sprintf("%s-%08x", safe, h.Sum32())
 	}
-	return "linearizability-key-" + safe + ".html"
+	return safe
 }
 
 // NemesisAnnotations turns the nemesis ops of a history into porcupine

@@ -12,13 +12,16 @@ import (
 
 func TestVisualizationFile(t *testing.T) {
 	cases := map[string]string{
-		"":      "linearizability.html",
-		"7":     "linearizability-key-7.html",
-		"a_b-c": "linearizability-key-a_b-c.html",
+		"":      "linearizability/history.html",
+		"7":     "linearizability/key-7.html",
+		"a_b-c": "linearizability/key-a_b-c.html",
 	}
 	for key, want := range cases {
 		if got := VisualizationFile(key); got != want {
 			t.Errorf("VisualizationFile(%q) = %q, want %q", key, got, want)
+		}
+		if got, want := LegacyVisualizationFile(key), strings.Replace(strings.Replace(want, "/key-", "-key-", 1), "/history.html", ".html", 1); got != want {
+			t.Errorf("LegacyVisualizationFile(%q) = %q, want %q", key, got, want)
 		}
 	}
 	// Keys that are not safe as file names get a hash: no path
@@ -26,8 +29,8 @@ func TestVisualizationFile(t *testing.T) {
 	// same, bounded length.
 	seen := map[string]string{}
 	for _, key := range []string{"a/b", "a_b", "a\\b", "../../etc/passwd", "..", "ключ", "a b", "a\x00b", strings.Repeat("k", 500), strings.Repeat("k", 501)} {
-		f := VisualizationFile(key)
-		if strings.ContainsAny(f, "/\\\x00 ") || f == ".." || len(f) > 120 || !strings.HasSuffix(f, ".html") || !strings.HasPrefix(f, "linearizability-key-") {
+		f, ok := strings.CutPrefix(VisualizationFile(key), VisualizationDir+"/")
+		if !ok || strings.ContainsAny(f, "/\\\x00 ") || f == ".." || len(f) > 120 || !strings.HasSuffix(f, ".html") || !strings.HasPrefix(f, "key-") {
 			t.Errorf("VisualizationFile(%q) = %q is not a safe file name", key, f)
 		}
 		if other, ok := seen[f]; ok {
@@ -66,13 +69,31 @@ func TestWriteVisualizations(t *testing.T) {
 		t.Fatalf("annotations %+v", ann)
 	}
 
-	dir := filepath.Join(t.TempDir(), "viz")
+	// Into the run directory's folder for them; a page of a key that no
+	// longer fails is removed, other files are not.
+	dir := filepath.Join(t.TempDir(), "run")
+	stale := filepath.Join(dir, "linearizability", "key-gone.html")
+	mine := filepath.Join(dir, "linearizability", "notes.txt")
+	for _, p := range []string{stale, mine} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	paths, err := lin.WriteVisualizations(dir, ann)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) != 2 || filepath.Base(paths[0]) != VisualizationFile("x/y") || filepath.Base(paths[1]) != "linearizability-key-z.html" {
+	if len(paths) != 2 || paths[0] != filepath.Join(dir, filepath.FromSlash(VisualizationFile("x/y"))) || paths[1] != filepath.Join(dir, "linearizability", "key-z.html") {
 		t.Fatalf("paths %v", paths)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("the page of a key that no longer fails was kept")
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("a file that is not a page was removed: %v", err)
 	}
 	for _, p := range paths {
 		b, err := os.ReadFile(p)

@@ -13,7 +13,8 @@ import (
 
 // WriteResults writes what a check produced into dir: results.json,
 // porcupine's visualization of each key that could not be linearized
-// (annotated with the nemesis windows), report.html and junit.xml. It is
+// (annotated with the nemesis windows) in dir/linearizability/, which
+// report.html links, report.html and junit.xml. It is
 // shared by `faultline run` and `faultline check --out`, and returns the
 // files written.
 func WriteResults(dir, title string, h histories.History, out suite.Outcome) ([]string, error) {

@@ -28,10 +28,24 @@ import (
 // porcupine's test data), and top-level vectors or lists of op maps (Jepsen's
 // history.edn, one vector over many lines).
 //
-// Each op is a map, or a record such as #jepsen.history.Op{...}, with :process (an integer or :nemesis), :type (:invoke,
-// :ok, :fail or :info) and :f; optionally :key (a string or number), :value,
-// :time (nanoseconds; the op's position if absent), :index (ops are numbered
-// by position if none has one), :node and :error. Other keys are ignored.
+// Each op is a map, or a record such as #jepsen.history.Op{...}, with
+// :type (:invoke, :ok, :fail or :info), :process (an integer or :nemesis)
+// and :f; optionally :key, :value, :time (nanoseconds), :index, :node and
+// :error. Other keys are ignored; keys may be keywords or strings. An op may
+// also be Knossos' older tuple, [process type f value] with an optional
+// error after the value, one per line or in a vector.
+//
+// Read as leniently as Jepsen, Elle and Knossos read their own histories,
+// where the meaning is unambiguous (see the package doc):
+// an op with no :f whose value is a list of micro-ops is a txn, as is a
+// :read or :write whose value is one; a history of completions only (Elle's
+// tests) gets an invocation for each; ops of such a history may leave
+// :process out (or give it as nil). :key may be a string, a number, a keyword or any value
+// (named by its text). Without :time, or with the same :time on every op
+// (Elle's tests write 0, Jepsen fills in -1), an op's time is its position.
+// :index may have gaps; ops are numbered by position if none has one.
+// Every op is marked SemanticsKnossos.
+//
 // Values are normalised as the package doc says; a tagged value such as
 // #jepsen.independent.tuple [k v] or #inst "..." reads as its inner value.
 //
@@ -67,7 +81,8 @@ func ReadEDN(r io.Reader, file string) (History, error) {
 			}
 		}
 	}
-	return rd.h, nil
+	positionTimes := rd.timed == 0 || rd.timed == len(rd.h) && rd.sameTime
+	return finishJepsen(rd.h, file, positionTimes)
 }
 
 // ednReader turns the ops' text into a History.
@@ -77,6 +92,10 @@ type ednReader struct {
 	dec     ednDecoder
 	h       History
 	indexed int // how many ops carried an :index
+	// timed is how many ops carried a :time; sameTime says they all carried
+	// the first one's.
+	timed    int
+	sameTime bool
 }
 
 func (rd *ednReader) addOp(text []byte, line int) error {
@@ -87,21 +106,34 @@ func (rd *ednReader) addOp(text []byte, line int) error {
 	if err != nil {
 		return &ParseError{File: rd.file, Line: line, Msg: "bad EDN in the op starting here", Err: err}
 	}
-	op, hasIndex, err := opFromEDN(v, len(rd.h))
+	op, has, err := opFromEDN(v, len(rd.h))
 	if err != nil {
 		return &ParseError{File: rd.file, Line: line, Msg: err.Error()}
 	}
-	if hasIndex {
+	if has.index {
 		rd.indexed++
+	}
+	if has.time {
+		if rd.timed == 0 {
+			rd.sameTime = true
+		} else if rd.sameTime && op.Time != rd.h[0].Time {
+			rd.sameTime = false
+		}
+		rd.timed++
 	}
 	op.Line = line
 	rd.h = append(rd.h, op)
 	return nil
 }
 
-// opFromEDN converts one decoded op map. pos is the op's position in the
-// history, its time when it has none. An op without :index gets Index -1.
-func opFromEDN(v any, pos int) (op Op, hasIndex bool, err error) {
+// ednHas says which optional fields an op carried.
+type ednHas struct{ index, time bool }
+
+// opFromEDN converts one decoded op: a map, a record, or Knossos' older
+// [process type f value] tuple (with an optional error after the value).
+// pos is the op's position in the history, its time when it has none. An
+// op without :index gets Index -1, one without :process noProcess.
+func opFromEDN(v any, pos int) (op Op, has ednHas, err error) {
 	for {
 		// A record, as Jepsen prints its ops: #jepsen.history.Op{...}.
 		t, ok := v.(edn.Tag)
@@ -110,9 +142,20 @@ func opFromEDN(v any, pos int) (op Op, hasIndex bool, err error) {
 		}
 		v = t.Value
 	}
-	m, ok := v.(map[any]any)
-	if !ok {
-		return op, false, fmt.Errorf("op is not a map but %s", ednText(v))
+	var m map[any]any
+	switch x := v.(type) {
+	case map[any]any:
+		m = x
+	case []any:
+		if len(x) != 4 && len(x) != 5 {
+			return op, has, fmt.Errorf("op %s is neither a map nor a Knossos [process type f value] tuple", ednText(v))
+		}
+		m = map[any]any{edn.Keyword("process"): x[0], edn.Keyword("type"): x[1], edn.Keyword("f"): x[2], edn.Keyword("value"): x[3]}
+		if len(x) == 5 {
+			m[edn.Keyword("error")] = x[4]
+		}
+	default:
+		return op, has, fmt.Errorf("op is not a map but %s", ednText(v))
 	}
 	get := func(name string) (any, bool) {
 		if x, ok := m[edn.Keyword(name)]; ok {
@@ -124,38 +167,47 @@ func opFromEDN(v any, pos int) (op Op, hasIndex bool, err error) {
 
 	x, ok := get("type")
 	if !ok {
-		return op, false, errors.New("op has no :type")
+		return op, has, errors.New("op has no :type")
 	}
 	s, ok := ednName(x)
 	if !ok {
-		return op, false, fmt.Errorf(":type %s is not a keyword", ednText(x))
+		return op, has, fmt.Errorf(":type %s is not a keyword", ednText(x))
 	}
 	if op.Type, err = ParseType(s); err != nil {
-		return op, false, fmt.Errorf(":type %s is not :invoke, :ok, :fail or :info", ednText(x))
+		return op, has, fmt.Errorf(":type %s is not :invoke, :ok, :fail or :info", ednText(x))
 	}
 
-	if x, ok = get("process"); !ok {
-		return op, false, errors.New("op has no :process")
-	}
-	switch p := x.(type) {
-	case int64:
-		if p < 0 || int64(int(p)) != p {
-			return op, false, fmt.Errorf(":process %d is not a non-negative integer", p)
-		}
-		op.Process = Process(p)
-	default:
-		if s, ok := ednName(x); ok && s == "nemesis" {
-			op.Process = Nemesis
-		} else {
-			return op, false, fmt.Errorf(":process %s is not an integer or :nemesis", ednText(x))
+	op.Process = noProcess
+	if x, ok = get("process"); ok && x != nil {
+		switch p := x.(type) {
+		case int64:
+			if p < 0 || int64(int(p)) != p {
+				return op, has, fmt.Errorf(":process %d is not a non-negative integer", p)
+			}
+			op.Process = Process(p)
+		default:
+			if s, ok := ednName(x); ok && s == "nemesis" {
+				op.Process = Nemesis
+			} else {
+				return op, has, fmt.Errorf(":process %s is not an integer or :nemesis", ednText(x))
+			}
 		}
 	}
 
-	if x, ok = get("f"); !ok {
-		return op, false, errors.New("op has no :f")
+	if x, ok = get("value"); ok {
+		if op.Value, err = normalizeEDN(x); err != nil {
+			return op, has, fmt.Errorf(":value: %w", err)
+		}
 	}
-	if op.F, ok = ednName(x); !ok {
-		return op, false, fmt.Errorf(":f %s is not a keyword", ednText(x))
+
+	if x, ok = get("f"); ok {
+		if op.F, ok = ednName(x); !ok {
+			return op, has, fmt.Errorf(":f %s is not a keyword", ednText(x))
+		}
+	} else if isMicroOps(op.Value) {
+		op.F = "txn" // Elle's examples leave :f out of transactions
+	} else {
+		return op, has, errors.New("op has no :f (and its value is not a list of micro-ops, which would make it a txn)")
 	}
 
 	if x, ok = get("key"); ok && x != nil {
@@ -165,15 +217,11 @@ func opFromEDN(v any, pos int) (op Op, hasIndex bool, err error) {
 		case float64:
 			op.Key = strconv.FormatFloat(k, 'g', -1, 64)
 		default:
-			if op.Key, ok = ednName(x); !ok {
-				return op, false, fmt.Errorf(":key %s is not a string or a number", ednText(x))
+			// A keyword or string is its name; any other value (a
+			// vector, a map) its text.
+			if op.Key, err = ednString(x); err != nil {
+				return op, has, fmt.Errorf(":key: %w", err)
 			}
-		}
-	}
-
-	if x, ok = get("value"); ok {
-		if op.Value, err = normalizeEDN(x); err != nil {
-			return op, false, fmt.Errorf(":value: %w", err)
 		}
 	}
 
@@ -181,31 +229,31 @@ func opFromEDN(v any, pos int) (op Op, hasIndex bool, err error) {
 	if x, ok = get("time"); ok {
 		t, isInt := x.(int64)
 		if !isInt {
-			return op, false, fmt.Errorf(":time %s is not an integer", ednText(x))
+			return op, has, fmt.Errorf(":time %s is not an integer", ednText(x))
 		}
-		op.Time = t
+		op.Time, has.time = t, true
 	}
 
 	op.Index = -1
 	if x, ok = get("index"); ok {
 		i, isInt := x.(int64)
 		if !isInt || i < 0 {
-			return op, false, fmt.Errorf(":index %s is not a non-negative integer", ednText(x))
+			return op, has, fmt.Errorf(":index %s is not a non-negative integer", ednText(x))
 		}
-		op.Index, hasIndex = i, true
+		op.Index, has.index = i, true
 	}
 
 	if x, ok = get("node"); ok {
 		if op.Node, err = ednString(x); err != nil {
-			return op, false, fmt.Errorf(":node: %w", err)
+			return op, has, fmt.Errorf(":node: %w", err)
 		}
 	}
 	if x, ok = get("error"); ok {
 		if op.Error, err = ednString(x); err != nil {
-			return op, false, fmt.Errorf(":error: %w", err)
+			return op, has, fmt.Errorf(":error: %w", err)
 		}
 	}
-	return op, hasIndex, nil
+	return op, has, nil
 }
 
 // ednName is the name of a keyword or symbol, or a string itself.
@@ -454,9 +502,13 @@ type ednScanner struct {
 	marks []byte
 	depth int
 
-	// container is set inside a top-level vector or list of ops.
+	// container is set inside a top-level vector or list of ops. pending
+	// says that its first element has not begun yet: until it does, a
+	// top-level vector may as well be an op itself (Knossos' tuple form,
+	// [process type f value]), and is read as one tentatively.
 	container     bool
 	containerLine int
+	pending       bool
 
 	// The op being read: it started on opLine, at opStart of the current
 	// line; text holds its part on earlier lines.
@@ -532,7 +584,7 @@ func (s *ednScanner) feed(b []byte) error {
 		case ';':
 			i = len(b) // a comment, to the end of the line
 		case '"':
-			s.begin(i)
+			s.begin(b, i)
 			s.inString = true
 			i++
 		case '[', '(', '{':
@@ -546,8 +598,11 @@ func (s *ednScanner) feed(b []byte) error {
 			if c != '{' && len(s.marks) == 0 && !s.inOp {
 				s.container = true
 				s.containerLine = s.line
+				s.pending = true
+				s.inOp, s.opLine, s.opStart = true, s.line, i
+				s.text = s.text[:0]
 			} else {
-				s.begin(i)
+				s.begin(b, i)
 			}
 			if err := s.push(closer); err != nil {
 				return err
@@ -559,7 +614,7 @@ func (s *ednScanner) feed(b []byte) error {
 			}
 			i++
 		case '#':
-			s.begin(i)
+			s.begin(b, i)
 			var next []byte
 			if i+1 < len(b) {
 				next = b[i+1:]
@@ -586,7 +641,7 @@ func (s *ednScanner) feed(b []byte) error {
 				i++
 			}
 		case '\\':
-			s.begin(i)
+			s.begin(b, i)
 			s.inAtom, s.charNext = true, true
 			i++
 		default:
@@ -596,7 +651,7 @@ func (s *ednScanner) feed(b []byte) error {
 					continue
 				}
 			}
-			s.begin(i)
+			s.begin(b, i)
 			s.inAtom = true
 			i++
 		}
@@ -611,7 +666,21 @@ func (s *ednScanner) feed(b []byte) error {
 
 // begin notes that a value, tag or discard starts at b[i]: if it is at the
 // depth of ops and no op is open, an op starts there.
-func (s *ednScanner) begin(i int) {
+func (s *ednScanner) begin(b []byte, i int) {
+	if s.pending && s.depth == 1 {
+		// The first element of a top-level vector or list: a map, a
+		// record, a vector or a tag or discard makes it a collection of
+		// ops; anything else (a process number or :nemesis) one op, a
+		// Knossos tuple, which began at the bracket.
+		s.pending = false
+		switch b[i] {
+		case '{', '#', '[', '(':
+			s.inOp = false
+		default:
+			s.container = false
+			return
+		}
+	}
 	if !s.inOp && s.depth == s.opDepth() {
 		s.inOp = true
 		s.opLine = s.line
@@ -659,6 +728,9 @@ func (s *ednScanner) close(b []byte, i int, c byte) error {
 		// The end of a top-level vector of ops. An op still open here is
 		// only tags or discards: let the decoder judge it.
 		s.container = false
+		if s.pending {
+			s.pending, s.inOp = false, false // an empty vector
+		}
 		if s.inOp {
 			return s.emitOp(b, i)
 		}
@@ -702,6 +774,9 @@ func (s *ednScanner) emitOp(b []byte, end int) error {
 
 // finish checks the state at the end of the input.
 func (s *ednScanner) finish() error {
+	if s.pending {
+		s.pending, s.inOp = false, false // a vector opened and nothing in it
+	}
 	if s.inString || s.charNext {
 		return errAt(s.file, s.errLine(), "the file ends inside a string in the op starting here (is it truncated?)")
 	}

@@ -23,12 +23,16 @@ type Pair struct {
 // It rejects: a second invoke by a process before the first completed; a
 // completion with no invoke; a retired process (its op ended in info) that
 // invokes again; indexes that do not increase; a completion whose f differs
-// from its invocation's.
+// from its invocation's. Synthetic invocations (see Op.Synthetic) are the
+// exception to the first rule: a process may hold several open, and its
+// completions take them in order.
 func Pairs(h History, file string) ([]Pair, error) {
 	pairs := make([]Pair, 0, len(h)/2+1)
 	// pending maps a process to the index into pairs of its open invoke.
 	pending := make(map[Process]int, 64)
 	retired := make(map[Process]int)
+	// queued holds each process's open synthetic invokes, oldest first.
+	var queued map[Process][]int
 	lastIndex := int64(-1)
 	for i := range h {
 		op := &h[i]
@@ -45,6 +49,18 @@ func Pairs(h History, file string) ([]Pair, error) {
 		}
 		switch op.Type {
 		case Invoke:
+			if op.Synthetic {
+				if queued == nil {
+					queued = make(map[Process][]int)
+				}
+				queued[op.Process] = append(queued[op.Process], len(pairs))
+				pairs = append(pairs, Pair{Invoke: i, Complete: Open})
+				continue
+			}
+			if queued != nil && len(queued[op.Process]) > 0 {
+				q := queued[op.Process]
+				return nil, errAt(file, line, "process %s invoked %s while its %s from line %d has not completed", op.Process, op.F, h[pairs[q[0]].Invoke].F, lineOf(h, pairs[q[0]].Invoke))
+			}
 			if p, ok := pending[op.Process]; ok {
 				return nil, errAt(file, line, "process %s invoked %s while its %s from line %d has not completed", op.Process, op.F, h[pairs[p].Invoke].F, lineOf(h, pairs[p].Invoke))
 			}
@@ -55,6 +71,12 @@ func Pairs(h History, file string) ([]Pair, error) {
 			pairs = append(pairs, Pair{Invoke: i, Complete: Open})
 		case OK, Fail, Info:
 			p, ok := pending[op.Process]
+			fromQueue := false
+			if !ok && queued != nil {
+				if q := queued[op.Process]; len(q) > 0 {
+					p, ok, fromQueue = q[0], true, true
+				}
+			}
 			if !ok {
 				return nil, errAt(file, line, "process %s completed %s (%s) with no invoke before it", op.Process, op.F, op.Type)
 			}
@@ -62,7 +84,11 @@ func Pairs(h History, file string) ([]Pair, error) {
 			if op.F != inv.F {
 				return nil, errAt(file, line, "process %s completed %s but invoked %s at line %d", op.Process, op.F, inv.F, lineOf(h, pairs[p].Invoke))
 			}
-			delete(pending, op.Process)
+			if fromQueue {
+				queued[op.Process] = queued[op.Process][1:]
+			} else {
+				delete(pending, op.Process)
+			}
 			pairs[p].Complete = i
 			if op.Type == Info {
 				retired[op.Process] = i
@@ -99,3 +125,26 @@ func (h History) Renumber() {
 }
 
 func (h History) String() string { return fmt.Sprintf("history of %d ops", len(h)) }
+
+// Semantics is the reading h's ops were recorded for: that of its first
+// client op, SemanticsFaultline when it says nothing (or h has no client
+// op). The readers mark all of a file's ops alike.
+func (h History) Semantics() Semantics {
+	for i := range h {
+		if h[i].Process != Nemesis {
+			if s := h[i].Semantics; s != SemanticsUnset {
+				return s
+			}
+			break
+		}
+	}
+	return SemanticsFaultline
+}
+
+// SetSemantics marks every op of h with s: how a caller (faultline check's
+// --semantics) overrides what the reader decided.
+func (h History) SetSemantics(s Semantics) {
+	for i := range h {
+		h[i].Semantics = s
+	}
+}

@@ -20,14 +20,19 @@ import (
 // error after a tab. Lines may also start directly with the process, as in
 // Jepsen's history.txt.
 //
-// Other lines are skipped: other loggers, continuation lines, and
-// jepsen.util's own messages ("Waiting for ..."). A jepsen.util line that
-// starts like an op but is cut short or garbled is a *ParseError naming the
-// line, as is a line starting with a process and a keyword that does not
-// parse.
+// Other lines are skipped: other loggers (a real jepsen.log begins with
+// jepsen.core's "Command line:" and the test's options over many lines),
+// continuation lines, and jepsen.util's own messages ("Waiting for ...").
+// Once a line of a logger has been seen, ops are read only from jepsen.util
+// lines, so that a continuation line never reads as an op. A jepsen.util
+// line that starts like an op but is cut short or garbled is a *ParseError
+// naming the line, as is, in a log of bare op lines, a line starting with a
+// process number and a keyword that does not parse.
 //
 // The log has no times, so an op's Time is its line number, which keeps the
-// log's real-time order; Index is its position.
+// log's real-time order; Index is its position. The ops are read as ReadEDN
+// reads them (txns tagged :read or :write, a history of completions only,
+// SemanticsKnossos): see finishJepsen.
 func ReadJepsenLog(r io.Reader, file string) (History, error) {
 	p := logParser{file: file, names: make(map[string]string)}
 	lr := newLineReader(r)
@@ -35,7 +40,7 @@ func ReadJepsenLog(r io.Reader, file string) (History, error) {
 	for n := 1; ; n++ {
 		b, err := lr.next()
 		if err == io.EOF {
-			return h, nil
+			return finishJepsen(h, file, false)
 		}
 		if err != nil {
 			return nil, &ParseError{File: file, Line: n, Msg: "reading", Err: err}
@@ -59,6 +64,9 @@ type logParser struct {
 	file  string
 	dec   ednDecoder
 	names map[string]string
+	// logger is set once a logger's line has been seen: from then on only
+	// jepsen.util lines are ops.
+	logger bool
 }
 
 var errNotOp = errors.New("not an op line")
@@ -68,11 +76,19 @@ func (p *logParser) parse(b []byte, n int) (op Op, ok bool, err error) {
 	line := trimBlank(b)
 	rest, prefixed := afterJepsenUtil(line)
 	if !prefixed {
+		if p.logger {
+			return op, false, nil
+		}
+		if isLoggerLine(line) {
+			p.logger = true
+			return op, false, nil
+		}
 		rest = line
 		if !startsLikeOp(rest) {
 			return op, false, nil
 		}
 	} else {
+		p.logger = true
 		if len(rest) == 0 {
 			return op, false, errAt(p.file, n, "jepsen.util line has nothing after the logger name (cut short?)")
 		}
@@ -175,6 +191,30 @@ func afterJepsenUtil(line []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return trimBlank(rest), true
+}
+
+// logLevels are the levels Jepsen's loggers (log4j, logback) print.
+var logLevels = []string{"INFO", "WARN", "ERROR", "DEBUG", "TRACE", "FATAL", "WARNING"}
+
+// isLoggerLine reports whether a line is a logger's: one of its first four
+// fields is a level (INFO, WARN...), followed somewhere by a dotted logger
+// name, as in "INFO  jepsen.core - Command line:" or
+// "2021-02-26 11:42:48,806{GMT}	INFO	[jepsen test runner] jepsen.core: ...".
+func isLoggerLine(line []byte) bool {
+	rest := line
+	for range 4 {
+		var f []byte
+		f, rest = field(rest)
+		if len(f) == 0 {
+			return false
+		}
+		for _, l := range logLevels {
+			if string(f) == l {
+				return bytes.IndexByte(rest, '.') >= 0
+			}
+		}
+	}
+	return false
 }
 
 // startsLikeOp reports whether a line without the jepsen.util prefix starts

@@ -102,14 +102,61 @@ func parseProcess(s string) (Process, error) {
 	return Process(n), nil
 }
 
+// Semantics is how the linearizability checker reads an op where faultline
+// and Knossos disagree: a read of nil, and a failed op. See the package doc.
+type Semantics uint8
+
+const (
+	// SemanticsUnset: the op does not say, which reads as faultline's.
+	SemanticsUnset Semantics = iota
+	// SemanticsFaultline is faultline's strict reading: a read of nil means
+	// the register held nil, and a cas that failed without an error
+	// compared and saw another value.
+	SemanticsFaultline
+	// SemanticsKnossos is Knossos' reading, which Jepsen's checkers use: a
+	// read of nil is a read whose value is unknown and matches any state,
+	// and a failed op never happened.
+	SemanticsKnossos
+)
+
+var semanticsNames = [...]string{SemanticsUnset: "", SemanticsFaultline: "faultline", SemanticsKnossos: "knossos"}
+
+// String is "faultline" or "knossos" ("" when unset).
+func (s Semantics) String() string {
+	if int(s) < len(semanticsNames) {
+		return semanticsNames[s]
+	}
+	return "semantics(" + strconv.Itoa(int(s)) + ")"
+}
+
+// ParseSemantics parses "faultline" or "knossos".
+func ParseSemantics(s string) (Semantics, error) {
+	switch s {
+	case "faultline":
+		return SemanticsFaultline, nil
+	case "knossos":
+		return SemanticsKnossos, nil
+	}
+	return 0, fmt.Errorf("unknown semantics %q (want faultline or knossos)", s)
+}
+
 // Op is one event of a history: an invocation or a completion.
 type Op struct {
 	Index   int64   `json:"index"`
 	Time    int64   `json:"time"`
 	Process Process `json:"process"`
 	Type    Type    `json:"type"`
-	F       string  `json:"f"`
-	Key     string  `json:"key,omitempty"`
+	// Semantics is the reading the op was recorded for: the readers of
+	// Jepsen's formats (EDN, jepsen.util logs) set SemanticsKnossos,
+	// faultline's JSONL leaves it unset. See History.Semantics. Not written.
+	Semantics Semantics `json:"-"`
+	// Synthetic marks an invocation that a reader made up for a completion
+	// that had none (a history of completions only, as Elle's tests write
+	// them); see ReadEDN. Pairs lets a process hold several of them open.
+	// Not written.
+	Synthetic bool   `json:"-"`
+	F         string `json:"f"`
+	Key       string `json:"key,omitempty"`
 	// Value is normalised: nil, bool, int64, float64, string, []any or
 	// map[string]any.
 	Value any    `json:"value"`

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -107,7 +108,9 @@ func Read(r io.Reader, file string, format Format) (History, error) {
 }
 
 // Detect picks a format from the file name and, failing that, from the first
-// non-blank line of the content.
+// non-blank line of the content: JSON is faultline's JSONL; a bracket, a
+// comment or a tag EDN; a jepsen.util line, an op line or any logger's line
+// (a real jepsen.log begins with jepsen.core's) a Jepsen log.
 func Detect(file string, head []byte) (Format, error) {
 	switch strings.ToLower(filepath.Ext(file)) {
 	case ".jsonl", ".json":
@@ -126,10 +129,11 @@ func Detect(file string, head []byte) (Format, error) {
 		case line[0] == '{' || line[0] == '[' || line[0] == '(' || line[0] == ';' || line[0] == '#':
 			return FormatEDN, nil
 		case bytes.Contains(line, []byte("jepsen.util")) || bytes.Contains(line, []byte(":invoke")) ||
-			bytes.Contains(line, []byte(":info")) || bytes.Contains(line, []byte(":ok")) || bytes.Contains(line, []byte(":fail")):
+			bytes.Contains(line, []byte(":info")) || bytes.Contains(line, []byte(":ok")) || bytes.Contains(line, []byte(":fail")),
+			isLoggerLine(line):
 			return FormatJepsenLog, nil
 		}
-		return "", errAt(file, 0, "cannot tell the history format: the first line is neither JSON (faultline), EDN (Jepsen history.edn) nor a jepsen.util log line")
+		return "", errAt(file, 0, "cannot tell the history format: the first line is neither JSON (faultline), EDN (Jepsen history.edn) nor a line of a Jepsen log")
 	}
 	// An empty file is an empty history; JSONL reads it as such.
 	return FormatJSONL, nil
@@ -144,4 +148,29 @@ func (g gzipReader) Read(b []byte) (int, error) {
 		err = fmt.Errorf("gzip stream ends early (truncated file?): %w", err)
 	}
 	return n, err
+}
+
+// ParseValue reads one value written as JSON or as EDN, normalised as the
+// readers normalise values: {"x": 0} and Knossos' {:x 0 :y 0} both read as
+// map[string]any{"x": 0, ...}. It is how faultline check reads a map given
+// on the command line (--initial of a multi-register).
+func ParseValue(s string) (any, error) {
+	if json.Valid([]byte(s)) {
+		d := json.NewDecoder(strings.NewReader(s))
+		d.UseNumber()
+		var v any
+		if err := d.Decode(&v); err != nil {
+			return nil, err
+		}
+		return normalizeJSON(v)
+	}
+	var d ednDecoder
+	v, err := d.decode([]byte(s))
+	if err == errNoValue {
+		return nil, errors.New("no value")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("neither JSON nor EDN: %w", err)
+	}
+	return normalizeEDN(v)
 }

@@ -52,6 +52,7 @@ type opView struct {
 	Invoked, Completed string
 	Line               int
 	Process            string
+	Node               string // the node that served it, when the history says
 	Type               string
 	F                  string
 	Key                string
@@ -60,8 +61,21 @@ type opView struct {
 }
 
 func opFromRef(r checker.OpRef) opView {
-	return opView{Index: r.Index, InvokeIndex: -1, Line: r.Line, Process: r.Process.String(), Type: r.Type, F: r.F, Key: r.Key,
+	o := opView{Index: r.Index, InvokeIndex: r.InvokeIndex, Line: r.Line, Process: r.Process.String(), Node: r.Node, Type: r.Type, F: r.F, Key: r.Key,
 		Value: truncate(histories.FormatValue(r.Value), 300), Error: r.Error}
+	if r.Invoked != nil {
+		o.Invoked = secondsText(*r.Invoked)
+	}
+	if r.Completed != nil {
+		o.Completed = secondsText(*r.Completed)
+	}
+	return o
+}
+
+// secondsText is a time of an explanation: "12.905 s", to the millisecond
+// as the explanation's text says it.
+func secondsText(s float64) string {
+	return strconv.FormatFloat(s, 'f', 3, 64) + " s"
 }
 
 // opFromMap reads an op-like JSON object: {index, process, type, f, value…}.

@@ -160,6 +160,9 @@ func explainFailure(name string, r checker.Result) string {
 			for _, o := range kf.Stuck {
 				fmt.Fprintf(&b, "  %s\n", o.String())
 			}
+			for _, c := range kf.Causes {
+				fmt.Fprintf(&b, "why: %s\n", c)
+			}
 		}
 		if d.FailuresCut > 0 {
 			fmt.Fprintf(&b, "\n… and %d more keys\n", d.FailuresCut)

@@ -133,6 +133,7 @@ type page struct {
 	ModelsFrom string
 	Txn        []txnSection
 	Lin        []linSection
+	LinTally   string // the failing keys' causes, counted
 	PairError  string
 	FaultSum   []faultSumRow
 	Faults     []faultRow
@@ -184,11 +185,14 @@ type linSection struct {
 	Model   string
 	Key     string
 	checker.KeyFailure
-	StuckOps  []opView
-	PrefixOps []opView
-	VizDoc    string // porcupine's page, for an iframe's srcdoc
-	VizFile   string // or a link to it
-	Open      bool
+	CauseViews []causeView
+	StuckOps   []opView
+	PrefixOps  []opView
+	VizDoc     string // porcupine's page, for an iframe's srcdoc
+	VizFile    string // or a link to it: its path relative to the run's directory
+	VizHref    string // and that path as a relative link
+	Anchor     string // the article's id: key-KEY
+	Open       bool
 }
 
 type faultRow struct {
@@ -309,7 +313,8 @@ func buildPage(h histories.History, res checker.Results, extra Extras) *page {
 	}
 
 	// Linearizability failures, with porcupine's pages.
-	p.linSections(h, res, extra)
+	p.linSections(a, res, extra)
+	p.LinTally = causeTally(p.Lin)
 	if len(p.Lin) > 0 {
 		p.nav("linearizability", "Linearizability")
 	}
@@ -477,7 +482,7 @@ func (p *page) anomalyOps() map[int64]bool {
 	return m
 }
 
-func (p *page) linSections(h histories.History, res checker.Results, extra Extras) {
+func (p *page) linSections(a *analysis, res checker.Results, extra Extras) {
 	embedded, total := 0, 0
 	for _, name := range slices.Sorted(maps.Keys(res.Checkers)) {
 		r := res.Checkers[name]
@@ -486,22 +491,44 @@ func (p *page) linSections(h histories.History, res checker.Results, extra Extra
 			continue
 		}
 		for _, kf := range d.Failures {
-			s := linSection{Checker: name, Model: d.Model, Key: kf.Key, KeyFailure: kf}
+			s := linSection{Checker: name, Model: d.Model, Key: kf.Key, KeyFailure: kf, CauseViews: causeViews(kf.Causes, p.Colors), Anchor: keyAnchor(kf.Key)}
 			for _, o := range kf.Stuck {
 				s.StuckOps = append(s.StuckOps, opFromRef(o))
 			}
+			a.timeOps(s.StuckOps)
 			for _, o := range kf.PrefixTail {
 				s.PrefixOps = append(s.PrefixOps, opFromRef(o))
+			}
+			a.timeOps(s.PrefixOps)
+			for _, ops := range [][]opView{s.StuckOps, s.PrefixOps} {
+				for i := range ops {
+					if ops[i].Type == "info" {
+						ops[i].Completed = "" // its index is its invocation's
+					}
+				}
 			}
 			var doc []byte
 			if b, ok := extra.Visualizations[kf.Key]; ok {
 				doc = b
-			} else if extra.Dir != "" {
-				f := checker.VisualizationFile(kf.Key)
-				if b, err := os.ReadFile(filepath.Join(extra.Dir, f)); err == nil {
-					doc = b
-					s.VizFile = f
+			}
+			if extra.Dir != "" {
+				// The run's own page of the key, or where older runs kept it.
+				for _, f := range []string{checker.VisualizationFile(kf.Key), checker.LegacyVisualizationFile(kf.Key)} {
+					if doc != nil {
+						if _, err := os.Stat(filepath.Join(extra.Dir, filepath.FromSlash(f))); err == nil {
+							s.VizFile = f
+							break
+						}
+						continue
+					}
+					if b, err := os.ReadFile(filepath.Join(extra.Dir, filepath.FromSlash(f))); err == nil {
+						doc, s.VizFile = b, f
+						break
+					}
 				}
+			}
+			if s.VizFile != "" {
+				s.VizHref = hrefOf(s.VizFile)
 			}
 			if doc != nil && embedded < maxVizEmbedded && total+len(doc) <= maxVizBytesTotal {
 				s.VizDoc = string(doc)
@@ -512,6 +539,22 @@ func (p *page) linSections(h histories.History, res checker.Results, extra Extra
 			p.Lin = append(p.Lin, s)
 		}
 	}
+}
+
+// keyAnchor is the id of a failing key's article, "key-KEY", with KEY
+// kept to letters, digits, '-', '_' and '.' so that it is a plain CSS id
+// too.
+func keyAnchor(key string) string {
+	b := []byte("key-")
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' {
+			b = append(b, c)
+		} else {
+			b = append(b, '_')
+		}
+	}
+	return string(b)
 }
 
 // faultSumRow is one fault of the run's summary: how often it was in
@@ -853,10 +896,39 @@ func runFiles(dir string) []fileLink {
 	var out []fileLink
 	for _, e := range entries {
 		n := e.Name()
-		if e.IsDir() || strings.HasPrefix(n, ".") || n == HTMLFile {
+		if strings.HasPrefix(n, ".") || n == HTMLFile {
+			continue
+		}
+		if e.IsDir() {
+			// Folders of pages (porcupine's, one per failing key); node
+			// logs have their own section.
+			if n == checker.VisualizationDir {
+				l := link(dir, n)
+				l.Name, l.Href = n+"/", l.Href+"/"
+				l.Size = folderSize(filepath.Join(dir, n))
+				out = append(out, l)
+			}
 			continue
 		}
 		out = append(out, link(dir, n))
 	}
 	return out
+}
+
+// folderSize says how many files a folder holds: "3 files".
+func folderSize(dir string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			n++
+		}
+	}
+	if n == 1 {
+		return "1 file"
+	}
+	return strconv.Itoa(n) + " files"
 }

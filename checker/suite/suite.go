@@ -35,6 +35,13 @@ type Options struct {
 	ConsistencyModel string
 	// Timeout bounds each checker; 0 means none.
 	Timeout time.Duration
+	// Anomalies and WFRKeys are the transactional checker's
+	// txn.Options.Anomalies and WFRKeys.
+	Anomalies []string
+	WFRKeys   bool
+	// Also is txn.Options.Also: anomalies searched for and reported
+	// without bearing on the verdict.
+	Also []string
 }
 
 // Outcome is what checking one history produced.
@@ -50,8 +57,8 @@ type Outcome struct {
 	Elapsed time.Duration
 }
 
-// Workloads are the transactional workloads check understands.
-var Workloads = []string{"append", "rw-register"}
+// Workloads are the workloads check understands.
+func Workloads() []string { return []string{"append", "register", "rw-register"} }
 
 // Check validates h and runs its checkers. file names the source in errors.
 // An error means the history could not be checked at all (bad input, no
@@ -73,7 +80,8 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 	switch workload {
 	case "append", "rw-register":
 		t0 := time.Now()
-		res, err := txn.Check(h, txn.Options{Workload: workload, ConsistencyModel: opts.ConsistencyModel, Timeout: opts.Timeout})
+		res, err := txn.Check(h, txn.Options{Workload: workload, ConsistencyModel: opts.ConsistencyModel, Timeout: opts.Timeout,
+			Anomalies: opts.Anomalies, WFRKeys: opts.WFRKeys, Also: opts.Also})
 		if err != nil {
 			return Outcome{}, prefix(file, err)
 		}
@@ -102,7 +110,7 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 		out.Linearization = lin
 		out.Checked = model
 	default:
-		return Outcome{}, fmt.Errorf("unknown workload %q (known: register, %s)", workload, strings.Join(Workloads, ", "))
+		return Outcome{}, fmt.Errorf("unknown workload %q (known: %s)", workload, strings.Join(Workloads(), ", "))
 	}
 	out.Results = checker.Compose(results, results["stats"].Details)
 	out.Results.Faults = histories.SummarizeFaults(h)

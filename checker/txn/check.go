@@ -3,6 +3,8 @@ package txn
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,8 +19,9 @@ type Options struct {
 	// from the micro-ops (append if any micro-op is an append).
 	Workload string
 	// ConsistencyModel is the model the system claims; the verdict is
-	// invalid only if an anomaly rules it out. Default strict-serializable.
-	// See Models.
+	// invalid only if an anomaly rules it out, and only the anomalies it
+	// prohibits (and Anomalies) are searched for, as Elle's
+	// :consistency-models. Default strict-serializable. See Models.
 	ConsistencyModel string
 	// Timeout bounds the whole check; 0 means none. A check that runs out
 	// of time is unknown unless it has already proved the history invalid.
@@ -26,7 +29,27 @@ type Options struct {
 	// MaxCases is how many cases of each anomaly type are explained
 	// (all are counted). Default 10.
 	MaxCases int
-	_        struct{}
+	// Anomalies are anomalies to look for besides those ConsistencyModel
+	// prohibits, as Elle's :anomalies option: each with every anomaly
+	// that implies it (G2 brings G2-item, G-single-item, lost-update …),
+	// and any found makes the verdict invalid. The check searches for and
+	// reports only the anomalies of the model and of this list (see
+	// Details.AnomaliesSearched). See Anomalies for the names.
+	Anomalies []string
+	// WFRKeys assumes, for rw-register, that writes follow reads within a
+	// transaction (Elle's :wfr-keys?, off by default): a committed
+	// transaction that read x = v1 and then wrote x = v2 installed v2 after
+	// v1. Without it the only version order known is that the initial nil
+	// precedes every value.
+	WFRKeys bool
+	// Also are anomalies searched for and reported besides those of the
+	// model and Anomalies, without bearing on the verdict: faultline's
+	// own addition to Elle's options, so that a run against a system that
+	// claims snapshot isolation still says whether it was serializable
+	// ("valid for snapshot-isolation; G2-item found, so not
+	// serializable"). Expanded as Anomalies are.
+	Also []string
+	_    struct{}
 }
 
 // DefaultModel is the consistency model checked when none is given.
@@ -40,14 +63,20 @@ func Check(h histories.History, opts Options) (checker.Result, error) {
 // CheckContext checks a transactional history (f "txn", Elle micro-ops) for
 // the anomalies of its workload and classifies them against the consistency
 // models. It returns an error only for a history it cannot interpret (or an
-// unknown model or workload); cancellation or the timeout make the result
-// unknown, never valid.
+// unknown model, anomaly or workload); cancellation or the timeout make the
+// result unknown (cycle-search-timeout), never valid.
 func CheckContext(ctx context.Context, h histories.History, opts Options) (checker.Result, error) {
 	model := opts.ConsistencyModel
 	if model == "" {
 		model = DefaultModel
 	}
 	if _, err := checkModel(model); err != nil {
+		return checker.Result{}, err
+	}
+	if err := ValidateAnomalies(opts.Anomalies); err != nil {
+		return checker.Result{}, err
+	}
+	if err := ValidateAnomalies(opts.Also); err != nil {
 		return checker.Result{}, err
 	}
 	workload := opts.Workload
@@ -71,8 +100,28 @@ func CheckContext(ctx context.Context, h histories.History, opts Options) (check
 	if err != nil {
 		return checker.Result{}, err
 	}
+	// What to look for: Elle's prohibited-anomaly-types. The reporter
+	// drops anything else, and the unknown conditions are always kept.
+	// inScope decides the verdict; searchScope, with Also, what is
+	// looked for and reported.
+	inScope := scope(model, opts.Anomalies)
+	searchScope := scope(model, append(slices.Clone(opts.Anomalies), opts.Also...))
+	searched := []string{}
+	for _, a := range reportableAnomalies(workload, opts.WFRKeys) {
+		if searchScope[a] && !strings.HasSuffix(a, "-cycle-exists") && !slices.Contains(unknownAnomalies, a) {
+			searched = append(searched, a)
+		}
+	}
 	rep := newReporter(p, maxCases)
-	d := &Details{Workload: workload, ConsistencyModel: friendlyModel(canonicalModel(model)), Keys: len(p.keys)}
+	rep.scope = maps.Clone(searchScope)
+	for _, a := range unknownAnomalies {
+		rep.scope[a] = true
+	}
+	d := &Details{Workload: workload, ConsistencyModel: friendlyModel(canonicalModel(model)), Keys: len(p.keys),
+		AnomaliesSearched: searched, WFRKeys: opts.WFRKeys}
+	if len(opts.Anomalies) > 0 {
+		d.AnomaliesAsked = slices.Clone(opts.Anomalies)
+	}
 	for i := range p.txns {
 		switch p.txns[i].st {
 		case stOK:
@@ -94,7 +143,7 @@ func CheckContext(ctx context.Context, h histories.History, opts Options) (check
 		ex = appendExplainer{p, ix}
 	case "rw-register":
 		ix := buildRegIndex(p)
-		vs := regVersions(p, ix, rep)
+		vs := regVersions(p, ix, rep, opts.WFRKeys)
 		regAnomalies(p, ix, rep)
 		data = edgeList(regEdges(p, ix, vs, nil))
 		wfr := make(map[[2]int32]bool)
@@ -105,23 +154,48 @@ func CheckContext(ctx context.Context, h histories.History, opts Options) (check
 		}
 		ex = regExplainer{p, ix, wfr}
 	}
-	g := buildGraph(len(p.txns), data, orderEdges(p))
+	// Process and real-time edges only when a class in scope needs them,
+	// as Elle's additional-graphs: a claim of snapshot isolation needs
+	// neither. Where real time is needed, process order is built too, so
+	// that a cycle a process's own order closes is called -process (Elle
+	// builds the real-time graph alone and calls it -realtime).
+	var proc, rt bool
+	for i := range cycleSpecs {
+		if searchScope[cycleSpecs[i].name] {
+			proc = proc || cycleSpecs[i].variant != 0
+			rt = rt || cycleSpecs[i].variant == relRT
+		}
+	}
+	d.ProcessEdges, d.RealtimeEdges = proc, rt
+	producers := []inEdges{data}
+	if proc || rt {
+		producers = append(producers, orderEdges(p, rt))
+	}
+	g := buildGraph(len(p.txns), producers...)
 	d.Edges = len(g.to)
 
-	if d.Txns.OK == 0 {
-		d.Unknown = append(d.Unknown, "no transaction committed, so there is nothing to check")
-	} else if d.Edges == 0 {
-		d.Unknown = append(d.Unknown, "no dependencies between transactions could be inferred (empty transaction graph)")
+	if d.Edges == 0 {
+		// Elle's empty-transaction-graph: nothing to order, so nothing
+		// can be said about cycles.
+		why := "no dependencies between transactions could be inferred"
+		if d.Txns.OK == 0 {
+			why = "no transaction committed, so no dependency between transactions could be inferred"
+		}
+		d.Unknown = append(d.Unknown, why+" (empty-transaction-graph)")
+		rep.add("empty-transaction-graph", func(b *caseBuilder) {
+			b.say("The dependency graph has no edges: %s (%d ok, %d info, %d failed transactions), so no cycle could be looked for.", why, d.Txns.OK, d.Txns.Info, d.Txns.Fail)
+			b.done()
+		})
 	}
 	// Even out of time, the search still says (coarsely) which cycles
 	// each component must contain.
-	searchCycles(ctx, p, g, rep, ex, d)
-	return result(rep, d, model), nil
+	searchCycles(ctx, p, g, rep, ex, d, searchScope)
+	return result(rep, d, model, inScope), nil
 }
 
 // searchCycles finds the strongly connected components of the graph and
 // searches each for cycle anomalies.
-func searchCycles(ctx context.Context, p *parsed, g *graph, rep *reporter, ex edgeExplainer, d *Details) {
+func searchCycles(ctx context.Context, p *parsed, g *graph, rep *reporter, ex edgeExplainer, d *Details, inScope map[string]bool) {
 	nodes := make([]int32, g.n)
 	for i := range nodes {
 		nodes[i] = int32(i)
@@ -143,43 +217,72 @@ func searchCycles(ctx context.Context, p *parsed, g *graph, rep *reporter, ex ed
 	for _, comp := range comps {
 		s.enter(comp)
 		redundant := map[string]bool{}
-		incomplete := false
+		// The classes this component's search did not finish, and those
+		// it finished without finding (Elle's :does-not-contain).
+		var unfinished, absent []string
 		var err error
 		if ctx.Err() != nil {
 			err = errTimeout
 		}
-		for i := 0; err == nil && i < len(cycleSpecs); i++ {
+		for i := range cycleSpecs {
 			spec := &cycleSpecs[i]
-			if redundant[spec.name] {
+			if redundant[spec.name] || !inScope[spec.name] {
+				continue
+			}
+			if err != nil {
+				unfinished = append(unfinished, spec.name)
 				continue
 			}
 			var cyc []step
 			cyc, err = s.find(spec)
 			if err == errBudget {
-				incomplete, err = true, nil
+				unfinished, err = append(unfinished, spec.name), nil
+				continue
 			}
-			if cyc != nil {
-				for a := range closure(models.anomaliesOut, []string{spec.name}) {
-					redundant[a] = true
-				}
-				rep.add(spec.name, func(b *caseBuilder) { explainCycle(b, cyc, spec.name, ex) })
+			if err != nil {
+				unfinished = append(unfinished, spec.name)
+				continue
 			}
+			if cyc == nil {
+				absent = append(absent, spec.name)
+				continue
+			}
+			for a := range closure(models.anomaliesOut, []string{spec.name}) {
+				redundant[a] = true
+			}
+			rep.add(spec.name, func(b *caseBuilder) { explainCycle(b, cyc, spec.name, ex) })
 		}
-		switch {
-		case err != nil:
+		if len(unfinished) == 0 {
+			s.leave()
+			continue
+		}
+		if err != nil {
 			timedOut++
-		case incomplete:
+		} else {
 			gaveUp++
 		}
-		if err != nil || incomplete {
-			// Say what must be there even though we could not find it.
-			for _, t := range s.cycleExists() {
-				model := strings.TrimSuffix(t, "-cycle-exists")
-				rep.add(t, func(b *caseBuilder) {
-					b.say("The search of a strongly connected component of %d transactions for cycles of each class did not finish; that component has a cycle among the edges %s forbids (%s).", len(comp), friendlyModel(model), t)
-					b.done()
-				})
+		// Elle's cycle-search-timeout: the search of this component did
+		// not finish, so what it did not find may still be there.
+		n, timeout := len(comp), err != nil
+		rep.add("cycle-search-timeout", func(b *caseBuilder) {
+			why := "ran out of its work budget (the component is too large to search exhaustively)"
+			if timeout {
+				why = "ran out of time (Options.Timeout or cancellation)"
 			}
+			b.say("The search of a strongly connected component of %d transactions for cycles %s before it could finish looking for %s.", n, why, strings.Join(unfinished, ", "))
+			if len(absent) > 0 {
+				b.say("It had found that the component contains no %s.", strings.Join(absent, ", "))
+			}
+			b.say("Cycles of the classes not searched may be there (cycle-search-timeout).")
+			b.done()
+		})
+		// Say what must be there even though we could not find it.
+		for _, t := range s.cycleExists() {
+			model := strings.TrimSuffix(t, "-cycle-exists")
+			rep.add(t, func(b *caseBuilder) {
+				b.say("The search of a strongly connected component of %d transactions for cycles of each class did not finish; that component has a cycle among the edges %s forbids (%s).", n, friendlyModel(model), t)
+				b.done()
+			})
 		}
 		s.leave()
 	}
@@ -187,13 +290,15 @@ func searchCycles(ctx context.Context, p *parsed, g *graph, rep *reporter, ex ed
 		d.Unknown = append(d.Unknown, fmt.Sprintf("the cycle search timed out in %d of %d strongly connected components (cycle-search-timeout); cycles there were classified only coarsely", timedOut, len(comps)))
 	}
 	if gaveUp > 0 {
-		d.Unknown = append(d.Unknown, fmt.Sprintf("the cycle search gave up on some classes in %d of %d strongly connected components, too large to search exhaustively; cycles there were classified only coarsely", gaveUp, len(comps)))
+		d.Unknown = append(d.Unknown, fmt.Sprintf("the cycle search gave up on some classes in %d of %d strongly connected components, too large to search exhaustively (cycle-search-timeout); cycles there were classified only coarsely", gaveUp, len(comps)))
 	}
 }
 
-// result is the verdict: invalid if an anomaly found is prohibited by the
-// model, else unknown if the check could not finish, else valid.
-func result(rep *reporter, d *Details, model string) checker.Result {
+// result is the verdict, as Elle's result-map: invalid if an anomaly found
+// is in scope (the model prohibits it, or it was asked for), else unknown
+// if an unknown condition was found (empty-transaction-graph,
+// cycle-search-timeout), else valid.
+func result(rep *reporter, d *Details, model string, inScope map[string]bool) checker.Result {
 	types := rep.typeNames()
 	// A "cycle exists" fallback adds nothing when other anomalies already
 	// rule its model out.
@@ -216,11 +321,14 @@ func result(rep *reporter, d *Details, model string) checker.Result {
 	d.Anomalies = rep.list()
 
 	res := checker.Result{AnomalyTypes: types, Details: d}
+	// Elle's boundary counts every anomaly it found, reported or not (and
+	// says nothing when nothing is reported); here every anomaly found is
+	// in scope or an unknown condition, so the models ruled out are those
+	// the reported anomalies rule out.
 	res.Not, res.AlsoNot = boundary(types)
-	prohibited := prohibitedAnomalies(model)
 	var bad []string
 	for _, t := range types {
-		if prohibited[t] {
+		if inScope[t] {
 			bad = append(bad, t)
 		}
 	}
@@ -248,20 +356,40 @@ func summary(res checker.Result, d *Details, bad []string, rep *reporter) string
 		for _, t := range res.AnomalyTypes {
 			parts = append(parts, fmt.Sprintf("%s ×%d", t, rep.types[t].a.Count))
 		}
-		fmt.Fprintf(&sb, "; found %s, ruling out %s", strings.Join(parts, ", "), strings.Join(res.Not, ", "))
-		if len(res.AlsoNot) > 0 {
-			sb.WriteString(" and stronger models")
+		fmt.Fprintf(&sb, "; found %s", strings.Join(parts, ", "))
+		if len(res.Not) > 0 {
+			fmt.Fprintf(&sb, ", ruling out %s", strings.Join(res.Not, ", "))
+			if len(res.AlsoNot) > 0 {
+				sb.WriteString(" and stronger models")
+			}
 		}
 	}
 	switch res.Valid {
 	case checker.Invalid:
-		fmt.Fprintf(&sb, ".\nInvalid under %s: it prohibits %s.", d.ConsistencyModel, strings.Join(bad, ", "))
+		fmt.Fprintf(&sb, ".\nInvalid under %s: it prohibits %s.", d.claim(), strings.Join(bad, ", "))
 	case checker.Unknown:
-		fmt.Fprintf(&sb, ".\nUnknown under %s: %s.", d.ConsistencyModel, strings.Join(d.Unknown, "; "))
+		fmt.Fprintf(&sb, ".\nUnknown under %s: %s.", d.claim(), strings.Join(d.Unknown, "; "))
 	default:
-		fmt.Fprintf(&sb, ".\nConsistent with %s.", d.ConsistencyModel)
+		fmt.Fprintf(&sb, ".\nConsistent with %s.", d.claim())
 	}
+	searched := "nothing: the model prohibits no anomaly this checker can find"
+	if len(d.AnomaliesSearched) > 0 {
+		searched = strings.Join(d.AnomaliesSearched, ", ")
+	}
+	fmt.Fprintf(&sb, "\nSearched for %s", searched)
+	if d.WFRKeys {
+		sb.WriteString(" (assuming writes follow reads within a transaction)")
+	}
+	sb.WriteString(".")
 	return sb.String()
+}
+
+// claim is the model checked against, with the anomalies asked for.
+func (d *Details) claim() string {
+	if len(d.AnomaliesAsked) == 0 {
+		return d.ConsistencyModel
+	}
+	return fmt.Sprintf("%s with %s", d.ConsistencyModel, strings.Join(d.AnomaliesAsked, ", "))
 }
 
 // inferWorkload: append if any micro-op appends, rw-register if any

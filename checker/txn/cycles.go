@@ -6,10 +6,19 @@ import (
 )
 
 // Cycle search. Within each strongly connected component of the dependency
-// graph, for each cycle anomaly in Elle's order of severity (G0, G1c,
-// G-single, G2-item, G-nonadjacent, then their -process and then their
-// -realtime variants, skipping any implied by one already found there), we
-// look for a shortest cycle of that class.
+// graph, for each cycle anomaly in Elle's order (G0, G1c, G-single-item,
+// G-nonadjacent-item, G2-item, then their -process and then their
+// -realtime variants: Elle's anomaly-depth order, in which an anomaly comes
+// after those that imply it), skipping any implied by one already found
+// there and any the check was not asked about, we look for a shortest cycle
+// of that class.
+//
+// Every dependency this checker infers is on an item (a key), never on a
+// predicate, so every cycle with an anti-dependency is of Elle's -item
+// family: G-single-item, G-nonadjacent-item and G2-item. Elle's G-single,
+// G-nonadjacent and G2 proper need a predicate anti-dependency (rwp); they
+// are never reported here, though asking for them (Options.Anomalies)
+// searches for the -item classes that imply them.
 //
 // A class is a set of usable edge kinds and constraints on the count and
 // adjacency of rw edges, on the presence of a wr edge and of a process or
@@ -48,9 +57,9 @@ var cycleSpecs = func() []cycleSpec {
 	base := []cycleSpec{
 		{name: "G0", data: relWW},
 		{name: "G1c", data: relWW | relWR, needWR: true},
-		{name: "G-single", data: relData, rw: rwSingle},
+		{name: "G-single-item", data: relData, rw: rwSingle},
+		{name: "G-nonadjacent-item", data: relData, rw: rwNonadj},
 		{name: "G2-item", data: relData, rw: rwAdj},
-		{name: "G-nonadjacent", data: relData, rw: rwNonadj},
 	}
 	out := append([]cycleSpec(nil), base...)
 	for _, v := range []struct {
@@ -594,7 +603,10 @@ func transition(spec *cycleSpec, st, r uint8, allowRW bool) (uint8, bool) {
 }
 
 // classify names a cycle's class from its edges, as Elle's cycle explainer
-// does.
+// does for a cycle without predicate edges: one rw edge is G-single-item,
+// several with two adjacent G2-item, several none adjacent
+// G-nonadjacent-item; else a wr edge makes G1c and ww edges alone G0; a
+// real-time edge adds -realtime, else a process edge -process.
 func classify(c []step) string {
 	var rw, wr, ww, proc, rt int
 	adj := false
@@ -618,11 +630,11 @@ func classify(c []step) string {
 	var name string
 	switch {
 	case rw == 1:
-		name = "G-single"
+		name = "G-single-item"
 	case rw > 1 && adj:
 		name = "G2-item"
 	case rw > 1:
-		name = "G-nonadjacent"
+		name = "G-nonadjacent-item"
 	case wr > 0:
 		name = "G1c"
 	case ww > 0:

@@ -17,27 +17,60 @@
 //
 // From the history it infers a dependency graph over the transactions that
 // may have committed (ok, and info ones, which only gain edges where their
-// writes were observed): ww, wr and rw edges from the data, process order,
-// and real-time order. Cycles are classified as Adya's G0, G1c, G-single,
-// G2-item and Elle's G-nonadjacent, each with -process and -realtime
-// variants when process or real-time edges are needed to close them. Beside
-// cycles it finds G1a (aborted read), G1b (intermediate read), internal
-// (a transaction contradicting its own earlier reads and writes),
-// future-read, lost-update, and for list-append dirty-update,
-// duplicate-elements and incompatible-order, and for rw-register
-// cyclic-versions.
+// writes were observed): ww, wr and rw edges from the data, and, when a
+// class searched for needs them, process order and real-time order.
+// Every dependency it infers is on an item (a key), never on a predicate,
+// so cycles are classified, as Elle names them, G0, G1c, G-single-item,
+// G-nonadjacent-item and G2-item, each with -process and -realtime
+// variants when process or real-time edges are needed to close them
+// (G-single-item-realtime, G2-item-process, …); Elle's G-single,
+// G-nonadjacent and G2 proper need predicate anti-dependencies and are
+// never reported. Beside cycles it finds G1a (aborted read), G1b
+// (intermediate read), internal (a transaction contradicting its own
+// earlier reads and writes), future-read, lost-update, and for list-append
+// dirty-update, duplicate-elements and incompatible-order, and for
+// rw-register with WFRKeys cyclic-versions.
 //
-// Each anomaly type rules out consistency models by Elle's lattice
-// (models.go): Result.Not is the weakest models ruled out, AlsoNot the
-// stronger ones. The verdict is invalid when an anomaly found is one the
-// chosen model (default strict-serializable) prohibits; anomalies it
-// allows are still listed. It is unknown, never valid, when the check
-// could not finish (Options.Timeout, cancellation, a cycle search that
-// gave up) or when no dependency could be inferred at all. Details
-// (*Details) explains up to Options.MaxCases cases of each type, counting
-// all: the transactions (history index, process, micro-ops), a
-// step-by-step account, and a cycle's steps as data (from, to, edge type,
-// key, values) for a report to draw.
+// # What it looks for: the model and Options.Anomalies
+//
+// As Elle's :consistency-models and :anomalies options, the model
+// (Options.ConsistencyModel, default strict-serializable) and
+// Options.Anomalies decide what is searched for: the anomalies the model
+// prohibits (those it and every model it implies proscribe, and every
+// anomaly that implies one of those: Elle's anomalies-prohibited-by) and
+// those asked for with every anomaly that implies them (Elle's
+// all-anomalies-implying: asking for G2 asks for G2-item, G-single-item,
+// G-nonadjacent-item, lost-update …). Only these are looked for and
+// reported; Details.AnomaliesSearched lists them, and the summary says
+// them. Process edges are built only if a -process or -realtime class is
+// searched for, real-time edges only if a -realtime class is (so a claim of
+// snapshot isolation or serializability gets neither, and a cycle only
+// real time closes is not there to find). Options.Anomalies takes any
+// anomaly of Elle's lattice or that this checker reports; other names are
+// refused, listing the known ones (Anomalies). An anomaly asked for, like
+// one the model prohibits, makes the verdict invalid when found.
+//
+// The verdict, as Elle's result-map: invalid when an anomaly searched for
+// is found; else unknown when the check could not decide, which it
+// reports as one of Elle's two unknown anomaly types, always reported
+// whatever the model:
+//
+//   - empty-transaction-graph: the graph (with the order edges the scope
+//     asked for) has no edge at all, e.g. no transaction committed, or no
+//     transaction read what another wrote;
+//   - cycle-search-timeout: the cycle search of a strongly connected
+//     component did not finish (Options.Timeout, cancellation, or its work
+//     budget, faultline's counterpart of Elle's per-component search
+//     timeout); its case names the classes not searched and those the
+//     component was found not to contain.
+//
+// else valid. Each anomaly type reported rules out consistency models by
+// Elle's lattice (models.go): Result.Not is the weakest models ruled out,
+// AlsoNot the stronger ones. Details (*Details) explains up to
+// Options.MaxCases cases of each type, counting all: the transactions
+// (history index, process, micro-ops), a step-by-step account, and a
+// cycle's steps as data (from, to, edge type, key, values) for a report to
+// draw.
 //
 // # Inference
 //
@@ -51,13 +84,19 @@
 // element anyone read.
 //
 // Rw-register (register.go): the order of versions is only partly
-// knowable, so it uses only what it can justify, as Elle does: the initial
-// nil precedes every value, and a committed transaction that read x = v1
-// (its first access to x) and then wrote x = v2 installed v2 after v1
-// (writes follow reads). Only a transaction's first read and last write of
-// a key (its external ones) enter the order. Version edges whose orders are
-// cyclic are cyclic-versions, and that key falls back to the initial-state
-// edges.
+// knowable, so it uses only what it can justify, with Elle's defaults: the
+// initial nil precedes every value; and only with Options.WFRKeys (Elle's
+// :wfr-keys?, off by default) writes follow reads: a committed transaction
+// that read x = v1 (its first access to x) and then wrote x = v2 installed
+// v2 after v1. Without WFRKeys the only rw edges are from readers of nil,
+// so write skew over values already written is not seen. Only a
+// transaction's first access to a key, if a read, and its last write of a
+// key (its external ones, as jepsen.txn's ext-reads and ext-writes) enter
+// the order: a read after the transaction's own write of the key, or a
+// read of another transaction's intermediate value (G1b), yields no
+// dependency edge. If the writes-follow-reads orders are cyclic, that is
+// cyclic-versions, and, as Elle drops a version source that makes the
+// version graph cyclic, no writes-follow-reads edge is used at all.
 //
 // Process order links each transaction to the next of its process. Real
 // time is Elle's transitive reduction: a transaction is linked from the
@@ -68,43 +107,63 @@
 //
 // Strongly connected components by Tarjan's algorithm, iteratively, so a
 // million transactions in one chain cannot overflow the stack (scc.go).
-// Within each component, for each class in Elle's order of severity
-// (skipping classes implied by one already found there), a breadth-first
-// search finds a shortest cycle through an anchor edge of the kind the
-// class needs, over (transaction, state) pairs whose few state bits track
-// the class's constraints: the rw count and adjacency, a wr edge, a
-// process or real-time edge (cycles.go). For one-rw classes the rest of
-// the cycle lies in the rw-free subgraph, whose topological order prunes
-// both anchors and search. Only simple cycles are reported, each classified
+// Within each component, for each class searched for in Elle's order (its
+// anomaly depth: G0, G1c, G-single-item, G-nonadjacent-item, G2-item, then
+// the -process and then the -realtime variants), skipping classes implied
+// by one already found there (so a G-single-item makes that component's
+// G2-item redundant, as in Elle), a breadth-first search finds a shortest
+// cycle through an anchor edge of the kind the class needs, over
+// (transaction, state) pairs whose few state bits track the class's
+// constraints: the rw count and adjacency, a wr edge, a process or
+// real-time edge (cycles.go). For one-rw classes the rest of the cycle
+// lies in the rw-free subgraph, whose topological order prunes both
+// anchors and search. Only simple cycles are reported, each classified
 // again from its edges; when the search meets only closed walks that
 // repeat a transaction it falls back to an exhaustive search of simple
 // paths. A randomized test checks the search against brute-force
 // enumeration of cycles. Each class's search in a component has a work
 // budget, so a giant component cannot stall the check; if it runs out, or
-// the timeout fires, the component is classified coarsely by Elle's
-// "cycle exists" fallbacks (e.g. PL-3-cycle-exists) and the verdict is
-// unknown unless already invalid.
+// the timeout fires, that is cycle-search-timeout, and the component is
+// also classified coarsely by Elle's "cycle exists" fallbacks (e.g.
+// PL-3-cycle-exists), reported when the model prohibits them.
 //
 // # Decisions
 //
-//   - Process and real-time edges are always built, whatever the model, so
-//     every anomaly is listed. Elle builds only the real-time graph for
-//     strict models, so it calls a cycle closed by a process's own order
-//     G-single-realtime where this checker says G-single-process.
+// Where Elle is silent, or where this checker departs from it:
+//
+//   - Where real-time edges are built, process edges are too, so a cycle
+//     closed by a process's own order is G-single-item-process where Elle
+//     (which then builds the real-time graph alone) says
+//     G-single-item-realtime.
 //   - Model names follow Elle's lattice; PL-SS is called
 //     strict-serializable (Elle now says strong-serializable, accepted as an
-//     alias), PL-3 serializable. Elle's snapshot-isolation cycle-exists
-//     fallbacks, which need a graph extension, are not computed.
+//     alias), PL-3 serializable. There is always a model (Elle allows
+//     none, with :anomalies alone): a single-object model such as
+//     linearizable prohibits no transactional anomaly, so with it only
+//     Options.Anomalies are searched for. Elle's snapshot-isolation
+//     cycle-exists fallbacks, which need a graph extension, are not
+//     computed.
+//   - Not and AlsoNot come from the anomalies reported. Elle's boundary
+//     also counts anomalies it found but does not report (e.g. a G1b when
+//     only G0 was asked for) and is left out when nothing is reported;
+//     here nothing outside the scope is kept, so every model ruled out is
+//     explained by an anomaly listed.
+//   - Anomalies outside the scope are not reported even when they are
+//     cheap to find (G1a, internal …): Elle computes them and drops them
+//     from its result.
+//   - empty-transaction-graph means no edge; Elle tests its graph for no
+//     vertex, and its graphs have vertices only where edges are.
 //   - Reads of info and failed transactions are ignored: their results are
 //     unknown. An info write that someone read did commit, so it gets wr
-//     edges in both workloads (Elle's rw-register takes wr edges from ok
-//     writes only).
+//     edges in both workloads, and in rw-register ww and rw edges too
+//     (Elle's rw-register indexes ok transactions only).
 //   - future-read is also checked for rw-register (Elle only for
 //     list-append); a register read of a value nobody wrote gives no edge
 //     and is not reported, as in Elle.
 //   - G1a, G1b and duplicate-elements are counted per read micro-op,
 //     incompatible-order once per key, cycles once per component and
-//     class, lost-update once per (key, state read).
+//     class, lost-update once per (key, state read), cycle-search-timeout
+//     once per component.
 //   - Non-unique writes, micro-ops that are not the workload's, and a
 //     completion that differs from its invocation make the history
 //     uninterpretable: an error naming the line, not a verdict.

@@ -15,6 +15,23 @@ import (
 type Details struct {
 	Workload         string `json:"workload"`
 	ConsistencyModel string `json:"consistency_model"`
+	// AnomaliesAsked are Options.Anomalies as given.
+	AnomaliesAsked []string `json:"anomalies_asked,omitempty"`
+	// AnomaliesSearched is every anomaly type the check looked for
+	// (sorted): those the model prohibits and those asked for, with every
+	// anomaly that implies them, that this workload can show. Only these
+	// are reported, besides the conditions that make a verdict unknown
+	// (empty-transaction-graph, cycle-search-timeout) and, when the search
+	// did not finish, the "cycle exists" fallbacks in scope.
+	AnomaliesSearched []string `json:"anomalies_searched"`
+	// WFRKeys: rw-register inferred version order from writes following
+	// reads (Options.WFRKeys).
+	WFRKeys bool `json:"wfr_keys,omitempty"`
+	// ProcessEdges and RealtimeEdges say whether process order and
+	// real-time order were part of the graph: only when a class searched
+	// for needs them.
+	ProcessEdges  bool `json:"process_edges"`
+	RealtimeEdges bool `json:"realtime_edges"`
 	// Txns counts the transactions by outcome.
 	Txns TxnCounts `json:"txns"`
 	Keys int       `json:"keys"`
@@ -104,6 +121,9 @@ type reporter struct {
 	p     *parsed
 	max   int
 	types map[string]*kept
+	// scope, if set, is the anomaly types to keep; others are dropped
+	// unexplained.
+	scope map[string]bool
 }
 
 // kept are one type's cases: the earliest and the latest by position.
@@ -130,6 +150,9 @@ func newReporter(p *parsed, max int) *reporter {
 // add counts a case of typ and explains it, keeping it if it is among the
 // earliest or the latest so far.
 func (r *reporter) add(typ string, explain func(c *caseBuilder)) {
+	if r.scope != nil && !r.scope[typ] {
+		return
+	}
 	k := r.types[typ]
 	if k == nil {
 		k = &kept{a: Anomaly{Type: typ}}

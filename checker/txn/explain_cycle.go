@@ -9,12 +9,14 @@ import (
 // workload's data (which element, which read), and what class of cycle it
 // is.
 
+// cycleMeaning describes each class. Every anti-dependency here is on an
+// item (a key), never a predicate, hence Elle's -item names.
 var cycleMeaning = map[string]string{
-	"G0":            "a cycle of write-write dependencies only (G0, dirty write)",
-	"G1c":           "a cycle of write-write and write-read dependencies (G1c, circular information flow)",
-	"G-single":      "a cycle with exactly one read-write anti-dependency (G-single, read skew)",
-	"G-nonadjacent": "a cycle with several read-write anti-dependencies, no two adjacent (G-nonadjacent)",
-	"G2-item":       "a cycle with two or more read-write anti-dependencies, some adjacent (G2-item, e.g. write skew)",
+	"G0":                 "a cycle of write-write dependencies only (G0, dirty write)",
+	"G1c":                "a cycle of write-write and write-read dependencies (G1c, circular information flow)",
+	"G-single-item":      "a cycle with exactly one read-write anti-dependency, on an item (G-single-item, read skew)",
+	"G-nonadjacent-item": "a cycle with several read-write anti-dependencies on items, no two adjacent (G-nonadjacent-item)",
+	"G2-item":            "a cycle with two or more read-write anti-dependencies on items, some adjacent (G2-item, e.g. write skew)",
 }
 
 func describeCycleType(typ string) string {

@@ -129,8 +129,8 @@ func (g *graph) edgeRel(a, b int32) uint8 {
 	return 0
 }
 
-// orderEdges produces the process-order and real-time in-edges of the
-// transactions that may have committed (ok and info).
+// orderEdges produces the process-order and, if rt, the real-time in-edges
+// of the transactions that may have committed (ok and info).
 //
 // Process order links each transaction to the next one of its process.
 // Real time is the transitive reduction Elle computes: keeping the ok
@@ -139,7 +139,7 @@ func (g *graph) edgeRel(a, b int32) uint8 {
 // transaction completes, every completion that was linked to it is
 // dropped, since paths through it cover them. That keeps the edges near
 // n × (typical concurrency) rather than n².
-func orderEdges(p *parsed) inEdges {
+func orderEdges(p *parsed, rt bool) inEdges {
 	prevOf := make([]int32, len(p.txns))
 	last := make(map[int32]int32, 128)
 	for ti := range p.txns {
@@ -181,6 +181,9 @@ func orderEdges(p *parsed) inEdges {
 		}
 		if prevOf[t] >= 0 {
 			add(prevOf[t], relProc)
+		}
+		if !rt {
+			return
 		}
 		for _, c := range cmps[lo:next] {
 			add(c, relRT)

@@ -2,6 +2,8 @@ package txn
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -14,6 +16,12 @@ import (
 // directly proscribes. Everything else (what a model prohibits, which models
 // a set of anomalies rules out) is computed from these three graphs, as Elle
 // does, so the verdicts agree with Elle's.
+//
+// The data is that of jepsen-io/elle's src/elle/consistency_model.clj as of
+// commit dda36d8 (where parallel snapshot isolation implies update-atomic,
+// which proscribes lost-update; an earlier revision called that model
+// ROLA), compared line by line; TestLatticeTable checks the result against
+// a table written by hand from it.
 
 // impliedAnomalies: a → b means a history with anomaly a also has b.
 var impliedAnomalies = map[string][]string{
@@ -240,6 +248,112 @@ func buildLattice() *lattice {
 	return l
 }
 
+// unknownAnomalies are Elle's unknown-anomaly-types: found, they make the
+// verdict unknown (unless something proves it invalid), and they are
+// always reported, whatever the model.
+var unknownAnomalies = []string{"empty-transaction-graph", "cycle-search-timeout"}
+
+// nonCycleAnomalies are the anomalies found without a cycle search, by
+// workload. cyclic-versions needs a version order beyond the initial state,
+// which rw-register infers only with Options.WFRKeys.
+var nonCycleAnomalies = map[string][]string{
+	"append": {"G1a", "G1b", "dirty-update", "duplicate-elements", "future-read",
+		"incompatible-order", "internal", "lost-update"},
+	"rw-register": {"G1a", "G1b", "future-read", "internal", "lost-update"},
+}
+
+// reportableAnomalies is every anomaly type this checker can report for the
+// workload: the non-cycle anomalies, the cycle classes, the "cycle exists"
+// fallbacks of a search that did not finish, and the unknown conditions.
+func reportableAnomalies(workload string, wfr bool) []string {
+	out := append([]string(nil), nonCycleAnomalies[workload]...)
+	if workload == "rw-register" && wfr {
+		out = append(out, "cyclic-versions")
+	}
+	for _, s := range cycleSpecs {
+		out = append(out, s.name)
+	}
+	for _, c := range cycleExistsSpecs {
+		out = append(out, c.model+"-cycle-exists")
+	}
+	out = append(out, unknownAnomalies...)
+	sort.Strings(out)
+	return out
+}
+
+// Anomalies lists the anomaly names Options.Anomalies accepts, sorted:
+// every anomaly of Elle's lattice (including ones this checker never
+// reports itself, like G2 or G-single, which name a family: see
+// expandAnomalies) and every type it can report.
+func Anomalies() []string {
+	seen := map[string]bool{}
+	add := func(a string) { seen[a] = true }
+	for a, bs := range impliedAnomalies {
+		add(a)
+		for _, b := range bs {
+			add(b)
+		}
+	}
+	for _, as := range directProscribedSrc {
+		for _, a := range as {
+			add(a)
+		}
+	}
+	for _, w := range []string{"append", "rw-register"} {
+		for _, a := range reportableAnomalies(w, true) {
+			add(a)
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for a := range seen {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ValidateAnomalies refuses anomaly names Options.Anomalies would not know,
+// listing the known ones.
+func ValidateAnomalies(names []string) error {
+	known := Anomalies()
+	var bad []string
+	for _, a := range names {
+		if _, ok := slices.BinarySearch(known, a); !ok {
+			bad = append(bad, fmt.Sprintf("%q", a))
+		}
+	}
+	switch len(bad) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("unknown anomaly %s (known: %s)", bad[0], strings.Join(known, ", "))
+	}
+	return fmt.Errorf("unknown anomalies %s (known: %s)", strings.Join(bad, ", "), strings.Join(known, ", "))
+}
+
+// expandAnomalies is Elle's expansion of its :anomalies option
+// (all-anomalies-implying): the anomalies named and every anomaly that
+// implies one of them, so that asking for G2 asks for G2-item,
+// G-single-item, lost-update and the rest of G2's family.
+func expandAnomalies(names []string) map[string]bool {
+	if len(names) == 0 {
+		return map[string]bool{}
+	}
+	return closure(models.anomaliesIn, names)
+}
+
+// scope is what Elle's prohibited-anomaly-types computes from its
+// :consistency-models and :anomalies options: the anomalies the model
+// prohibits and those the user asked for, expanded. Only these are searched
+// for and reported, with the unknown conditions.
+func scope(model string, extra []string) map[string]bool {
+	s := prohibitedAnomalies(model)
+	for a := range expandAnomalies(extra) {
+		s[a] = true
+	}
+	return s
+}
+
 // closure is every node reachable from start along next, start included.
 func closure(next map[string][]string, start []string) map[string]bool {
 	seen := make(map[string]bool, 32)
@@ -283,6 +397,12 @@ func checkModel(m string) (string, error) {
 // prohibitedAnomalies is every anomaly that a history satisfying model
 // cannot contain: the anomalies proscribed by the model and every model it
 // implies, and every anomaly that implies one of those.
+// Prohibited lists (sorted) the anomalies model prohibits, directly or
+// through a stronger anomaly; an unknown model prohibits nothing.
+func Prohibited(model string) []string {
+	return slices.Sorted(maps.Keys(prohibitedAnomalies(model)))
+}
+
 func prohibitedAnomalies(model string) map[string]bool {
 	var direct []string
 	for m := range closure(models.modelsOut, []string{canonicalModel(model)}) {

@@ -52,6 +52,11 @@ func TestBoundary(t *testing.T) {
 			strong-session-snapshot-isolation strong-snapshot-isolation`},
 		{anomalies: []string{"lost-update"}, not: "update-atomic cursor-stability", notOnly: true},
 		{anomalies: []string{"G-single-realtime"}, not: "strong-snapshot-isolation", alsoNot: "strict-serializable"},
+		// elle.rw-register-test's "G-single transaction-order" and
+		// "G2-item transaction-order": an item G-single is also G2-item,
+		// so it rules out repeatable read as well as consistent view.
+		{anomalies: []string{"G-single-item"}, not: "consistent-view repeatable-read", notOnly: true},
+		{anomalies: []string{"G2-item"}, not: "repeatable-read", notOnly: true},
 	}
 	for _, c := range cases {
 		not, also := boundary(c.anomalies)

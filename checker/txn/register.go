@@ -8,18 +8,25 @@ import (
 // read names the one write it observed (wr). The version order is only
 // partly knowable; as Elle does, we take only edges we can justify:
 //
-//   - the initial state nil precedes every value of every key;
-//   - writes follow reads: a committed transaction that read x = v1 (its
+//   - the initial state nil precedes every value of every key (Elle's
+//     initial-state version graph, always);
+//   - with Options.WFRKeys only (Elle's :wfr-keys?, off by default),
+//     writes follow reads: a committed transaction that read x = v1 (its
 //     first access to x) and then wrote x = v2 installed v2 after v1.
 //
-// Only external reads (a txn's first access to a key) and external writes
-// (its last write of a key) enter the order, since nobody else can observe
-// the rest. If the orders so inferred are cyclic for a key, that is
-// cyclic-versions, and that key's order falls back to the initial-state
-// edges alone. Each version edge v1 → v2 gives ww from the writer of v1 to
-// the writer of v2, and rw from every external reader of v1 to the writer of
-// v2. (v1 → v2 need not be adjacent versions: the edge then stands for the
-// path through the versions between, which has the same rw count.)
+// Only external reads (a txn's first access to a key, as jepsen.txn's
+// ext-reads) and external writes (its last write of a key, ext-writes)
+// enter the order, since nobody else can observe the rest: a read after the
+// transaction's own write of the key gives no edge, nor does a read of
+// another transaction's intermediate value (no external write wrote it, so
+// no wr edge, and its versions have no writer to order; it is G1b). If the
+// writes-follow-reads orders are cyclic, that is cyclic-versions, and, as
+// Elle drops a version source that makes the version graph cyclic, every
+// key falls back to the initial-state edges alone. Each version edge
+// v1 → v2 gives ww from the writer of v1 to the writer of v2, and rw from
+// every external reader of v1 to the writer of v2. (v1 → v2 need not be
+// adjacent versions: the edge then stands for the path through the versions
+// between, which has the same rw count.)
 
 type regIndex struct {
 	// extRead[mi] / extWrite[mi]: the micro-op is the txn's first access
@@ -102,8 +109,9 @@ type versionEdge struct {
 	by int32
 }
 
-// regVersions infers the version orders and reports cyclic versions.
-func regVersions(p *parsed, ix *regIndex, rep *reporter) []versionEdge {
+// regVersions infers the version orders (writes following reads only if
+// wfr) and reports cyclic versions.
+func regVersions(p *parsed, ix *regIndex, rep *reporter, wfr bool) []versionEdge {
 	var vs []versionEdge
 	seen := make([]bool, len(p.elems))
 	for ti := range p.txns {
@@ -119,7 +127,15 @@ func regVersions(p *parsed, ix *regIndex, rep *reporter) []versionEdge {
 			}
 		}
 	}
-	// Writes follow reads.
+	if !wfr {
+		return vs
+	}
+	return append(vs, wfrVersions(p, ix, rep)...)
+}
+
+// wfrVersions are the version edges writes following reads imply, or
+// none if they are cyclic (reported as cyclic-versions).
+func wfrVersions(p *parsed, ix *regIndex, rep *reporter) []versionEdge {
 	var wfr []versionEdge
 	for ti := range p.txns {
 		t := &p.txns[ti]
@@ -139,7 +155,7 @@ func regVersions(p *parsed, ix *regIndex, rep *reporter) []versionEdge {
 		}
 	}
 	if len(wfr) == 0 {
-		return vs
+		return nil
 	}
 	// Cycles among values: components of the wfr graph over slots.
 	edges := make([]edge, len(wfr))
@@ -153,18 +169,14 @@ func regVersions(p *parsed, ix *regIndex, rep *reporter) []versionEdge {
 	}
 	var s sccFinder
 	nc := s.run(g, nodes, nodes, relWW)
-	cyclic := map[int32]bool{}
-	for _, comp := range s.groups(nodes, nc) {
-		key := p.elems[comp[0]].key
-		cyclic[key] = true
+	comps := s.groups(nodes, nc)
+	for _, comp := range comps {
 		rep.add("cyclic-versions", func(b *caseBuilder) { explainCyclicVersions(b, comp, wfr) })
 	}
-	for _, e := range wfr {
-		if !cyclic[e.key] {
-			vs = append(vs, e)
-		}
+	if len(comps) > 0 {
+		return nil
 	}
-	return vs
+	return wfr
 }
 
 func explainCyclicVersions(b *caseBuilder, comp []int32, wfr []versionEdge) {

@@ -23,6 +23,9 @@ import (
 type checkFlags struct {
 	model, workload, format, out, initial, consistency, independent string
 	timeout                                                         time.Duration
+	anomalies, also                                                 []string
+	wfrKeys                                                         bool
+	semantics                                                       string
 }
 
 func init() {
@@ -42,15 +45,27 @@ Jepsen's independent workloads record values as [key value] tuples. With
 value, with some reads or writes among them, is split into keys and checked
 key by key; on insists (and says which op is not a tuple), off never splits.
 
+Jepsen/Knossos input (EDN, jepsen.log) is read as Knossos reads it: a read of
+nil is a read whose value is unknown, matching any state, and a failed op never
+happened. faultline's JSONL is read strictly: a read of nil means the register
+held nil, and a cas that failed without an error compared and saw another
+value. --semantics faultline|knossos overrides; the output says which was used.
+
 The model is inferred where the history makes it clear (cas ops: cas-register;
 get/put/append: kv; acquire/release: mutex; txn micro-ops: multi-register, or
 the append / rw-register transactional workloads); otherwise give --model.
+The other workloads' histories (Jepsen's op shapes) need --workload: set
+(:add / :read of the whole set), counter (:add / :read), bank (:transfer
+{:from :to :amount} / :read of every balance), queue (:enqueue / :dequeue /
+:drain), lock (:acquire / :release / :write [token value]) and unique-ids
+(:generate).
 
 Exit codes: 0 valid, 1 invalid, 2 unknown (e.g. --timeout hit), 3 error
 (bad input, bad flags). With several PATHs, the worst verdict wins.`,
 		Example: `  faultline check testdata/corpora/porcupine-jepsen-etcd/etcd_000.log
   faultline check --model register --initial 0 history.edn
   faultline check --workload append --consistency-model serializable store/latest
+  faultline check --workload set history.edn
   faultline check --format json --out /tmp/result store/latest`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,18 +74,25 @@ Exit codes: 0 valid, 1 invalid, 2 unknown (e.g. --timeout hit), 3 error
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "linearizability model: "+strings.Join(modelNames(), ", "))
-	fl.StringVar(&f.workload, "workload", "", "transactional workload: "+strings.Join(suite.Workloads, ", ")+" (or register)")
+	fl.StringVar(&f.workload, "workload", "", "the workload whose checkers to run: "+strings.Join(suite.Workloads(), ", "))
 	fl.StringVar(&f.consistency, "consistency-model", "strict-serializable", "what the system claims (transactional checks): invalid only if an anomaly rules it out")
+	fl.StringSliceVar(&f.anomalies, "anomalies", nil, "transactional checks: anomalies to look for besides those the consistency model prohibits, comma-separated (e.g. G2-item; G2 brings its whole family, as Elle's :anomalies)")
+	fl.StringSliceVar(&f.also, "also-anomalies", nil, "transactional checks: anomalies to look for and report without bearing on the verdict (e.g. G2 under --consistency-model snapshot-isolation: valid, but says whether it was serializable)")
+	fl.BoolVar(&f.wfrKeys, "wfr-keys", false, "rw-register: assume writes follow reads within a transaction to infer version order (Elle's :wfr-keys?)")
 	fl.StringVar(&f.format, "format", "text", "output format: text or json")
 	fl.DurationVar(&f.timeout, "timeout", 0, "give up after this long and report unknown (0: no limit)")
 	fl.StringVar(&f.out, "out", "", "write results.json and visualizations of failures into this directory")
-	fl.StringVar(&f.initial, "initial", "", "initial value of register models (default: none, a read before any write returns nil)")
+	fl.StringVar(&f.initial, "initial", "", "initial value of register models (default: none, a read before any write returns nil); for multi-register a map, as Knossos writes it ({:x 0 :y 0}) or JSON")
+	fl.StringVar(&f.semantics, "semantics", "", "how register models read a nil read and a failed op: knossos (unknown value; never happened) or faultline (strict); default knossos for Jepsen/Knossos input, faultline for faultline's JSONL")
 	fl.StringVar(&f.independent, "independent", "auto", "split Jepsen independent [key value] tuple values into keys: auto, on or off")
 	_ = cmd.RegisterFlagCompletionFunc("model", fixedCompletions(modelNames()))
-	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(append([]string{"register"}, suite.Workloads...)))
+	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(suite.Workloads()))
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletions([]string{"text", "json"}))
 	_ = cmd.RegisterFlagCompletionFunc("consistency-model", fixedCompletions(txn.Models()))
+	_ = cmd.RegisterFlagCompletionFunc("anomalies", listCompletions(txn.Anomalies(), nil))
+	_ = cmd.RegisterFlagCompletionFunc("also-anomalies", listCompletions(txn.Anomalies(), nil))
 	_ = cmd.RegisterFlagCompletionFunc("independent", fixedCompletions([]string{"auto", "on", "off"}))
+	_ = cmd.RegisterFlagCompletionFunc("semantics", fixedCompletions([]string{"faultline", "knossos"}))
 	rootCmd.AddCommand(cmd)
 }
 
@@ -116,9 +138,27 @@ func runCheck(stdout, stderr io.Writer, f checkFlags, paths []string) error {
 	if f.model != "" && !slices.Contains(modelNames(), f.model) {
 		return withCode(exitError, fmt.Errorf("--model %q: unknown model (known: %s)", f.model, strings.Join(modelNames(), ", ")))
 	}
-	opts := suite.Options{Model: f.model, Workload: f.workload, Timeout: f.timeout, ConsistencyModel: f.consistency}
+	if err := txn.ValidateAnomalies(f.anomalies); err != nil {
+		return withCode(exitError, fmt.Errorf("--anomalies: %w", err))
+	}
+	if err := txn.ValidateAnomalies(f.also); err != nil {
+		return withCode(exitError, fmt.Errorf("--also-anomalies: %w", err))
+	}
+	opts := suite.Options{Model: f.model, Workload: f.workload, Timeout: f.timeout, ConsistencyModel: f.consistency,
+		Anomalies: f.anomalies, WFRKeys: f.wfrKeys, Also: f.also}
 	if f.initial != "" {
-		opts.Initial, opts.HasInitial = suite.ParseValue(f.initial), true
+		v, err := parseInitial(f.initial)
+		if err != nil {
+			return withCode(exitError, fmt.Errorf("--initial %q: %w", f.initial, err))
+		}
+		opts.Initial, opts.HasInitial = v, true
+	}
+	var sem histories.Semantics
+	if f.semantics != "" {
+		var err error
+		if sem, err = histories.ParseSemantics(f.semantics); err != nil {
+			return withCode(exitError, fmt.Errorf("--semantics: %w", err))
+		}
 	}
 	worst := checker.Valid
 	failed := false
@@ -127,7 +167,7 @@ func runCheck(stdout, stderr io.Writer, f checkFlags, paths []string) error {
 		if out != "" && len(paths) > 1 {
 			out = filepath.Join(out, safeName(p))
 		}
-		v, err := checkOne(stdout, f.format, p, out, f.independent, opts)
+		v, err := checkOne(stdout, f.format, p, out, f.independent, opts, sem)
 		if err != nil {
 			fmt.Fprintln(stderr, "faultline:", err)
 			failed = true
@@ -141,7 +181,7 @@ func runCheck(stdout, stderr io.Writer, f checkFlags, paths []string) error {
 	return withCode(worst.ExitCode(), nil)
 }
 
-func checkOne(stdout io.Writer, format, path, out, independent string, opts suite.Options) (checker.Validity, error) {
+func checkOne(stdout io.Writer, format, path, out, independent string, opts suite.Options, sem histories.Semantics) (checker.Validity, error) {
 	file, err := histories.Resolve(path)
 	if err != nil {
 		return 0, err
@@ -164,9 +204,19 @@ func checkOne(stdout io.Writer, format, path, out, independent string, opts suit
 			return 0, err
 		}
 	}
+	// The reader marked the ops with its format's semantics; --semantics
+	// overrides.
+	if sem != histories.SemanticsUnset {
+		h.SetSemantics(sem)
+	}
 	o, err := suite.Check(h, file, opts)
 	if err != nil {
 		return 0, err
+	}
+	// Which semantics the linearizability check read the history with.
+	usedSem, semNote := "", ""
+	if _, ok := o.Results.Checkers["linearizable"]; ok {
+		usedSem, semNote = semanticsUsed(h, o.Checked, sem)
 	}
 	var files []string
 	if out != "" {
@@ -182,8 +232,11 @@ func checkOne(stdout io.Writer, format, path, out, independent string, opts suit
 			Independent bool `json:"independent,omitempty"`
 			// Dropped says what of the file was not checked.
 			Dropped string `json:"dropped,omitempty"`
+			// Semantics is how a linearizability check read nil reads
+			// and failed ops: "knossos" or "faultline".
+			Semantics string `json:"semantics,omitempty"`
 			checker.Results
-		}{file, split, dropped, o.Results})
+		}{file, split, dropped, usedSem, o.Results})
 		if err != nil {
 			return 0, err
 		}
@@ -196,8 +249,39 @@ func checkOne(stdout io.Writer, format, path, out, independent string, opts suit
 		if split && independent == "auto" {
 			fmt.Fprintln(stdout, "  (values were Jepsen independent [key value] tuples: checked key by key; --independent off checks them whole)")
 		}
+		if usedSem != "" {
+			fmt.Fprintf(stdout, "  semantics: %s %s\n", usedSem, semNote)
+		}
 	}
 	return o.Results.Valid, nil
+}
+
+// semanticsUsed names the semantics a linearizability check of h under
+// model read it with, and says in a line what that meant and where it came
+// from: given is --semantics (unset: the history's format decided).
+func semanticsUsed(h histories.History, model string, given histories.Semantics) (name, note string) {
+	s := h.Semantics()
+	from := "the default for faultline's JSONL; --semantics knossos reads as Knossos does"
+	switch {
+	case given != histories.SemanticsUnset:
+		from = "--semantics"
+	case s == histories.SemanticsKnossos:
+		from = "the default for Jepsen/Knossos input; --semantics faultline reads strictly"
+	}
+	what := checker.SemanticsNote(model, s)
+	if what == "" {
+		what = "the " + model + " model reads both semantics alike"
+	}
+	return s.String(), "(" + from + "): " + what
+}
+
+// parseInitial reads --initial: a map (multi-register's, as Knossos writes
+// it, {:x 0 :y 0}, or JSON) or a single value (nil, an integer, a string).
+func parseInitial(s string) (any, error) {
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") {
+		return histories.ParseValue(t)
+	}
+	return suite.ParseValue(s), nil
 }
 
 // printText is the human summary: one headline, then each checker's summary.

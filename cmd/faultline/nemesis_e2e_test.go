@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,10 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/control/controltest"
 	"github.com/faultline-dev/faultline/histories"
+	"github.com/faultline-dev/faultline/internal/browsertest"
 	"github.com/faultline-dev/faultline/nemesis/clock"
+	"github.com/faultline-dev/faultline/reports"
 )
 
 func requireIptables(t *testing.T) {
@@ -31,7 +36,10 @@ func requireIptables(t *testing.T) {
 
 // TestNemesisFindsStaleReads: etcd's serializable reads are served from a
 // member's local state, so under partitions they go stale, and faultline
-// must say so: exit 1, naming the key and the read.
+// must say so: exit 1, naming the key and the read, and why — the write the
+// read missed, the node that answered it and the partition that node sat
+// in — in its output, in results.json and in report.html (rendered in
+// Chromium; screenshots kept, see staleReadReportInChromium).
 func TestNemesisFindsStaleReads(t *testing.T) {
 	controltest.RequireRoot(t)
 	requireIptables(t)
@@ -44,13 +52,150 @@ func TestNemesisFindsStaleReads(t *testing.T) {
 	if !regexp.MustCompile(`key \d+: no linearization .* could not linearize: process \d+ read`).MatchString(out) {
 		t.Fatalf("output does not name the key and the read:\n%s", out)
 	}
+	t.Logf("faultline run's output:\n%s", out)
+	// Why, in the output: the read, from which node, the write it missed.
+	if !regexp.MustCompile(`\n +stale read: process \d+ read \S+ from n\d+ \(invoked at [\d.]+ s, ok at [\d.]+ s\), but process \d+'s `).MatchString(out) {
+		t.Errorf("output does not explain the stale read:\n%s", out)
+	}
 	run, _ := filepath.EvalSymlinks(filepath.Join(dir, "store", "latest"))
 	h, _ := os.ReadFile(filepath.Join(run, "history.jsonl"))
 	if !bytes.Contains(h, []byte(`"f":"start-partition"`)) || !bytes.Contains(h, []byte(`"f":"stop-partition"`)) {
 		t.Fatal("the history has no partition ops")
 	}
+	key, cause := staleReadCause(t, run)
+	t.Logf("key %s: %s", key, cause)
+	// porcupine's pages are in their folder, not beside history.jsonl.
+	if _, err := os.Stat(filepath.Join(run, filepath.FromSlash(checker.VisualizationFile(key)))); err != nil {
+		t.Errorf("no visualization of key %s: %v", key, err)
+	}
+	if old, _ := filepath.Glob(filepath.Join(run, "linearizability-*.html")); len(old) > 0 {
+		t.Errorf("visualizations beside history.jsonl: %v", old)
+	}
+	t.Run("report in Chromium", func(t *testing.T) { staleReadReportInChromium(t, run, key, cause) })
 	if left := leftovers(t); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
+	}
+}
+
+// staleReadCause finds, in a run's results.json, a failing key whose first
+// cause is a stale read that names the write it missed (with its node and
+// when it completed), the node that answered the read, and the partition
+// that node sat in.
+func staleReadCause(t *testing.T, run string) (string, checker.Cause) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(run, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Checkers map[string]struct {
+			Details checker.LinearizableDetails `json:"details"`
+		} `json:"checkers"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	d := res.Checkers["linearizable"].Details
+	// Of the keys that qualify, the plainest story is shown: a read on the
+	// minority side, of a value written before the write it missed.
+	key, best, score := "", checker.Cause{}, -1
+	for _, kf := range d.Failures {
+		if len(kf.Causes) == 0 {
+			t.Errorf("key %s: no cause in results.json", kf.Key)
+			continue
+		}
+		c := kf.Causes[0]
+		if c.Kind != checker.CauseStaleRead || c.Missed == nil || c.Missed.Completed == nil || c.Missed.Node == "" || c.Op.Node == "" {
+			continue
+		}
+		for _, f := range c.Faults {
+			if f.Fault != "partition" || !strings.HasPrefix(f.Text, c.Op.Node+" ") || !strings.Contains(f.Text, " side of partition {") {
+				continue
+			}
+			s := 0
+			if strings.Contains(f.Text, " minority side ") {
+				s += 2
+			}
+			if strings.Contains(c.Text, " was written earlier by ") {
+				s++
+			}
+			if s > score {
+				key, best, score = kf.Key, c, s
+			}
+		}
+	}
+	if score < 0 {
+		t.Fatalf("no failing key in results.json explains a stale read by the write it missed, the read's node and its partition: %+v", d.Failures)
+	}
+	return key, best
+}
+
+// staleReadReportInChromium opens the run's report.html and finds the same
+// explanation in the failing key's section: the write the read missed, the
+// node that answered the read, the partition it sat in. Screenshots of the
+// key's section (real-run-stale-read.png) and of the whole page are kept in
+// $FAULTLINE_ARTIFACTS/cmd/faultline (or a temporary directory), logged.
+func staleReadReportInChromium(t *testing.T, run, key string, c checker.Cause) {
+	chromium := browsertest.Need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := browsertest.OpenPage(ctx, t, chromium, "file://"+filepath.Join(run, reports.HTMLFile), 1500*time.Millisecond)
+	var got struct {
+		Found             bool
+		Kind, Text, Fault string
+		Rows              [][]string
+		Viz               string
+	}
+	expr := fmt.Sprintf(`(function(){
+		var a = Array.from(document.querySelectorAll("article.lin-key")).find(function(a){ var c = a.querySelector("h3 code"); return c && c.textContent === %q; });
+		if (!a) { return {Found: false}; }
+		var t = function(s){ var e = a.querySelector(s); return e ? e.textContent.trim() : ""; };
+		var link = a.querySelector("a.viz-link");
+		return {
+			Found: true, Kind: t("h3 .kind"), Text: t(".cause-text"), Fault: t("ul.cause-faults li"),
+			Rows: Array.from(a.querySelector("table.cause-ops").querySelectorAll("tbody tr")).map(function(r){
+				return Array.from(r.cells).map(function(c){ return c.textContent.trim(); });
+			}),
+			Viz: link ? link.getAttribute("href") : ""
+		};
+	})()`, key)
+	if err := p.Eval(ctx, expr, &got); err != nil {
+		t.Fatal(err)
+	}
+	art := browsertest.ArtifactsDir(t)
+	section := filepath.Join(art, "real-run-stale-read.png")
+	if err := p.ScreenshotElement(ctx, section, "#key-"+key); err != nil {
+		t.Errorf("screenshot of key %s's section: %v", key, err)
+	}
+	full := filepath.Join(art, "real-run-stale-read-full.png")
+	if err := p.Screenshot(ctx, full, 0, 0, 1280, 0); err != nil {
+		t.Errorf("full-page screenshot: %v", err)
+	}
+	t.Logf("screenshots: %s, %s", section, full)
+	for _, e := range p.Report().Errors {
+		t.Errorf("browser error: %s", e)
+	}
+	if !got.Found {
+		t.Fatalf("report.html has no section for key %s", key)
+	}
+	// The write the read missed, the node that answered the read, the
+	// partition it sat in.
+	missed := fmt.Sprintf("process %d's write of %s on %s had completed at", c.Missed.Process, histories.FormatValue(c.Missed.Value), c.Missed.Node)
+	if pair, ok := c.Missed.Value.([]any); ok && c.Missed.F == "cas" && len(pair) == 2 {
+		missed = fmt.Sprintf("process %d's cas from %s to %s on %s had completed at", c.Missed.Process, histories.FormatValue(pair[0]), histories.FormatValue(pair[1]), c.Missed.Node)
+	}
+	if got.Kind != "stale read" || !strings.Contains(got.Text, missed) || !strings.Contains(got.Text, " from "+c.Op.Node+" ") {
+		t.Errorf("key %s's cause on screen: %q (%s), want the read from %s and %q", key, got.Text, got.Kind, c.Op.Node, missed)
+	}
+	if !strings.HasPrefix(got.Fault, c.Op.Node+" ") || !strings.Contains(got.Fault, " side of partition {") {
+		t.Errorf("key %s's fault on screen: %q, want %s's side of the partition", key, got.Fault, c.Op.Node)
+	}
+	// Rows: role, process, node, op, invoked, completed, outcome, index.
+	if len(got.Rows) < 2 || got.Rows[0][0] != "the read" || got.Rows[0][2] != c.Op.Node || got.Rows[1][0] != "the write it missed" || got.Rows[1][2] != c.Missed.Node {
+		t.Errorf("key %s's operations on screen: %q", key, got.Rows)
+	}
+	if got.Viz != checker.VisualizationFile(key) {
+		t.Errorf("porcupine's page is linked as %q, want %q", got.Viz, checker.VisualizationFile(key))
 	}
 }
 

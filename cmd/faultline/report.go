@@ -57,14 +57,14 @@ The exit code is 0 when the files were written, whatever the verdict
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "linearizability model, when the history must be checked: "+strings.Join(linModelNames(), ", "))
-	fl.StringVar(&f.workload, "workload", "", "transactional workload, when the history must be checked: "+strings.Join(suite.Workloads, ", ")+" (or register)")
+	fl.StringVar(&f.workload, "workload", "", "the workload whose checkers to run, when the history must be checked: "+strings.Join(suite.Workloads(), ", "))
 	fl.StringVar(&f.consistency, "consistency-model", "strict-serializable", "what the system claims (transactional checks)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "give up checking after this long (0: no limit)")
 	fl.StringVar(&f.initial, "initial", "", "initial value of register models, when the history must be checked")
 	fl.StringVar(&f.title, "title", "", "the test's name on the page (default: from the directory or plan.json)")
 	_ = cmd.RegisterFlagCompletionFunc("model", fixedCompletions(linModelNames()))
 	_ = cmd.RegisterFlagCompletionFunc("consistency-model", fixedCompletions(txn.Models()))
-	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(append([]string{"register"}, suite.Workloads...)))
+	_ = cmd.RegisterFlagCompletionFunc("workload", fixedCompletions(suite.Workloads()))
 	rootCmd.AddCommand(cmd)
 }
 
@@ -170,12 +170,18 @@ func missingVisualizations(dir string, res checker.Results) (string, bool) {
 			continue
 		}
 		for _, kf := range d.Failures {
-			if _, err := os.Stat(filepath.Join(dir, checker.VisualizationFile(kf.Key))); err != nil {
+			if !exists(dir, checker.VisualizationFile(kf.Key)) && !exists(dir, checker.LegacyVisualizationFile(kf.Key)) {
 				return d.Model, true
 			}
 		}
 	}
 	return "", false
+}
+
+// exists says whether the file at rel (a slash path) is in dir.
+func exists(dir, rel string) bool {
+	_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
+	return err == nil
 }
 
 // linModelNames are the linearizability models' names.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/faultline-dev/faultline/checker/suite"
+	"github.com/faultline-dev/faultline/checker/txn"
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/workloads"
 )
@@ -66,9 +67,18 @@ func (w *Workload) Doc() string {
 		what, c.maxTxnLen, c.activeKeys, c.writesPerKey)
 }
 
-// Check implements workloads.Workload.
+// Check implements workloads.Workload. The verdict is the claimed model's,
+// but a run also looks for every anomaly strict serializability
+// prohibits, so that its report says how far beyond the claim the system
+// went ("valid for snapshot-isolation; G2-item found, so not
+// serializable"). rw-register runs infer version order from a
+// transaction's read of a key followed by its write of it (Elle's
+// wfr-keys, off by default for histories from elsewhere): faultline's
+// transactions read before they write, and every isolation level a
+// target claims reads installed versions.
 func (w *Workload) Check() suite.Options {
-	return suite.Options{Workload: string(w.kind), ConsistencyModel: w.opts.ConsistencyModel}
+	return suite.Options{Workload: string(w.kind), ConsistencyModel: w.opts.ConsistencyModel,
+		Also: txn.Prohibited(txn.DefaultModel), WFRKeys: w.kind == RWRegister}
 }
 
 // Supports implements workloads.Workload.
