@@ -10,13 +10,22 @@
 package suite
 
 import (
+	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/checker/bank"
+	"github.com/faultline-dev/faultline/checker/counter"
+	"github.com/faultline-dev/faultline/checker/lock"
+	"github.com/faultline-dev/faultline/checker/queue"
+	"github.com/faultline-dev/faultline/checker/set"
 	"github.com/faultline-dev/faultline/checker/txn"
+	"github.com/faultline-dev/faultline/checker/uniqueids"
 	"github.com/faultline-dev/faultline/histories"
 )
 
@@ -57,8 +66,80 @@ type Outcome struct {
 	Elapsed time.Duration
 }
 
-// Workloads are the workloads check understands.
-func Workloads() []string { return []string{"append", "register", "rw-register"} }
+// A Factory builds the checkers a workload's histories need (besides
+// stats, which every history gets) from the options. Linearizability is
+// the one checker that is not a checker.Checker: it also returns
+// porcupine's linearization for the visualisation, so the factory of a
+// linearizability workload returns none and sets Entry.Linearizable.
+type Factory func(opts Options) ([]checker.Checker, error)
+
+// Entry is a workload in the checker registry.
+type Entry struct {
+	Name string
+	// Doc is one line for help text: what the checkers look for.
+	Doc string
+	// Checkers builds the workload's checkers; nil for Linearizable.
+	Checkers Factory
+	// Linearizable, with Model, says the history is checked for
+	// linearizability with that porcupine model (Options.Model wins).
+	Linearizable bool
+	Model        string
+}
+
+var registry = map[string]Entry{}
+
+// Register adds a workload's checkers to the registry, from an init
+// function: `faultline check --workload NAME` and a run of workload NAME
+// find them here, and nothing else names a workload.
+func Register(e Entry) {
+	if _, dup := registry[e.Name]; dup {
+		panic("suite: workload " + e.Name + " registered twice")
+	}
+	registry[e.Name] = e
+}
+
+// Workloads lists the registered workload names, sorted.
+func Workloads() []string {
+	return slices.Sorted(maps.Keys(registry))
+}
+
+// Lookup finds a workload's entry.
+func Lookup(name string) (Entry, error) {
+	e, ok := registry[name]
+	if !ok {
+		return e, fmt.Errorf("unknown workload %q (known: %s)", name, strings.Join(Workloads(), ", "))
+	}
+	return e, nil
+}
+
+func init() {
+	for _, w := range []string{"append", "rw-register"} {
+		Register(Entry{Name: w, Doc: "Elle's " + w + " transactions, checked for the consistency model's anomalies",
+			Checkers: func(o Options) ([]checker.Checker, error) {
+				return []checker.Checker{checker.Func{N: w, F: func(ctx context.Context, h histories.History) (checker.Result, error) {
+					return txn.CheckContext(ctx, h, txn.Options{Workload: w, ConsistencyModel: o.ConsistencyModel, Timeout: o.Timeout,
+						Anomalies: o.Anomalies, WFRKeys: o.WFRKeys, Also: o.Also})
+				}}}, nil
+			}})
+	}
+	Register(Entry{Name: "register", Doc: "independent registers, linearizable per key (cas-register model)", Linearizable: true, Model: "cas-register"})
+	Register(Entry{Name: "set", Doc: "Jepsen's set-full: lost, stale, never-read and recovered elements of grow-only sets",
+		Checkers: one(func(Options) checker.Checker { return set.New(set.Options{}) })})
+	Register(Entry{Name: "counter", Doc: "Jepsen's counter: every read within the acknowledged and attempted increments",
+		Checkers: one(func(Options) checker.Checker { return counter.New() })})
+	Register(Entry{Name: "bank", Doc: "Jepsen's bank: every read sees the total, and no negative balance",
+		Checkers: one(func(Options) checker.Checker { return bank.New(bank.Options{}) })})
+	Register(Entry{Name: "queue", Doc: "Jepsen's total-queue: lost, duplicated and unexpected elements of a queue",
+		Checkers: one(func(Options) checker.Checker { return queue.NewTotal(queue.Options{}) })})
+	Register(Entry{Name: "lock", Doc: "mutual exclusion in real time, and fencing tokens",
+		Checkers: one(func(Options) checker.Checker { return lock.New() })})
+	Register(Entry{Name: "unique-ids", Doc: "Jepsen's unique-ids: no id generated twice",
+		Checkers: one(func(Options) checker.Checker { return uniqueids.New() })})
+}
+
+func one(f func(Options) checker.Checker) Factory {
+	return func(o Options) ([]checker.Checker, error) { return []checker.Checker{f(o)}, nil }
+}
 
 // Check validates h and runs its checkers. file names the source in errors.
 // An error means the history could not be checked at all (bad input, no
@@ -77,20 +158,18 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 	if workload == "" && opts.Model == "" {
 		workload = InferWorkload(h)
 	}
-	switch workload {
-	case "append", "rw-register":
-		t0 := time.Now()
-		res, err := txn.Check(h, txn.Options{Workload: workload, ConsistencyModel: opts.ConsistencyModel, Timeout: opts.Timeout,
-			Anomalies: opts.Anomalies, WFRKeys: opts.WFRKeys, Also: opts.Also})
+	entry := Entry{Linearizable: true}
+	if workload != "" {
+		e, err := Lookup(workload)
 		if err != nil {
-			return Outcome{}, prefix(file, err)
+			return Outcome{}, err
 		}
-		results[workload] = timed(res, t0)
-		out.Checked = workload
-	case "", "register":
+		entry = e
+	}
+	if entry.Linearizable {
 		model := opts.Model
-		if workload == "register" && model == "" {
-			model = "cas-register"
+		if model == "" {
+			model = entry.Model
 		}
 		if model == "" {
 			m, err := checker.InferModel(h)
@@ -109,8 +188,23 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 		results["linearizable"] = timed(res, t0)
 		out.Linearization = lin
 		out.Checked = model
-	default:
-		return Outcome{}, fmt.Errorf("unknown workload %q (known: %s)", workload, strings.Join(Workloads(), ", "))
+	} else {
+		cs, err := entry.Checkers(opts)
+		if err != nil {
+			return Outcome{}, prefix(file, err)
+		}
+		ctx := context.Background()
+		if opts.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+			defer cancel()
+		}
+		rs, err := checker.RunAll(ctx, h, cs...)
+		if err != nil {
+			return Outcome{}, prefix(file, err)
+		}
+		maps.Copy(results, rs)
+		out.Checked = workload
 	}
 	out.Results = checker.Compose(results, results["stats"].Details)
 	out.Results.Faults = histories.SummarizeFaults(h)
