@@ -12,8 +12,14 @@ import (
 
 	// Workloads register themselves: one import line each.
 	_ "github.com/faultline-dev/faultline/workloads/append"
+	_ "github.com/faultline-dev/faultline/workloads/bank"
+	_ "github.com/faultline-dev/faultline/workloads/counter"
+	_ "github.com/faultline-dev/faultline/workloads/lock"
+	_ "github.com/faultline-dev/faultline/workloads/queue"
 	_ "github.com/faultline-dev/faultline/workloads/register"
 	_ "github.com/faultline-dev/faultline/workloads/rwregister"
+	_ "github.com/faultline-dev/faultline/workloads/set"
+	_ "github.com/faultline-dev/faultline/workloads/uniqueids"
 )
 
 // The targets faultline knows: one entry each.
@@ -73,7 +79,9 @@ func init() {
 	})
 }
 
-// etcdClient adds the error classification the register workload asks for.
+// etcdClient is what the workloads get from the etcd target: the client,
+// whose methods serve the register, set, counter, bank, queue, lock and
+// unique-ids workloads, with etcd.Definite as its error classification.
 type etcdClient struct{ *etcd.Client }
 
 func (etcdClient) Definite(err error) bool { return etcd.Definite(err) }

@@ -157,6 +157,14 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		return res, err
 	}
 	logf("cluster up")
+	if err := initWorkload(ctx, plan, wl, sys); err != nil {
+		err = fmt.Errorf("cluster setup: %w", err)
+		teardown()
+		if werr := writeNotRun(dir, plan.Name, "setup", err, info); werr != nil {
+			logf("writing results: %v", werr)
+		}
+		return res, err
+	}
 	if fs, ok := sys.(faultable); ok && fs.Cluster() != nil {
 		if sv, ok := fs.DB().(targets.Servers); ok && len(sv.Servers()) < len(fs.Cluster().Nodes()) {
 			var idle []string
@@ -217,7 +225,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 			nemErr = sched.Run(workCtx)
 		}
 	}()
-	runErr := runWorkers(ctx, plan, wl, sys, rec, stats, logf)
+	gen, nextProc, runErr := runWorkers(ctx, plan, wl, sys, rec, stats, logf)
 	// The workload is over: stop scheduling, recover what is in effect.
 	stopNemesis()
 	<-nemDone
@@ -232,21 +240,13 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 			runErr = fmt.Errorf("nemesis: %w", nemErr)
 		}
 	}
-	stopProgress()
-	if cerr := rec.Close(); cerr != nil && runErr == nil {
-		runErr = cerr
-	}
-	res.Events = rec.Count()
-	res.Duration = time.Duration(rec.Now())
-	res.Interrupted = ctx.Err() != nil
-	info.Interrupted = res.Interrupted
-	info.DurationSeconds = res.Duration.Seconds()
-	if res.Duration > 0 {
-		info.OpsPerSecond = float64(stats.completed.Load()) / res.Duration.Seconds()
-	}
+	workTime := time.Duration(rec.Now())
+	workOps := stats.completed.Load()
 
-	// Final phase: the cluster must answer again; measure how long it takes.
-	if runErr == nil && !res.Interrupted {
+	// Final phase: the cluster must answer again (measure how long it
+	// takes), then the workload's final operations (final reads, a
+	// queue's drain) go into the history like any other.
+	if runErr == nil && ctx.Err() == nil {
 		progress(opts, "final phase: waiting for the cluster to recover…\n")
 		t0 := time.Now()
 		rctx, cancel := context.WithTimeout(ctx, time.Duration(plan.RecoveryTimeout))
@@ -258,6 +258,24 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 			info.RecoveryError = err.Error()
 			logf("recovery: %v", err)
 		}
+		if _, ok := gen.(workloads.FinalGenerator); ok {
+			progress(opts, "final phase: the workload's final operations…\n")
+			if err := runFinal(ctx, plan, wl, gen, nextProc, sys, rec, stats, logf); err != nil {
+				runErr = fmt.Errorf("final phase: %w", err)
+			}
+		}
+	}
+	stopProgress()
+	if cerr := rec.Close(); cerr != nil && runErr == nil {
+		runErr = cerr
+	}
+	res.Events = rec.Count()
+	res.Duration = workTime
+	res.Interrupted = ctx.Err() != nil
+	info.Interrupted = res.Interrupted
+	info.DurationSeconds = res.Duration.Seconds()
+	if res.Duration > 0 {
+		info.OpsPerSecond = float64(workOps) / res.Duration.Seconds()
 	}
 	teardown()
 

@@ -26,18 +26,10 @@ type counters struct {
 
 // runWorkers runs plan.Concurrency workers until the time limit or ctx is
 // done, then waits for in-flight operations to finish (each bounded by its
-// op timeout).
-func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys System, rec *histories.Recorder, stats *counters, logf func(string, ...any)) error {
-	nodes := plan.Nodes.Names()
-	if fs, ok := sys.(faultable); ok && fs.Cluster() != nil {
-		// The cluster's own names: attached containers name themselves.
-		nodes = control.NodeNames(fs.Cluster())
-		// Ops go to the nodes that serve (PostgreSQL's one server), not
-		// to nodes that run nothing.
-		if s, ok := fs.DB().(targets.Servers); ok && len(s.Servers()) > 0 {
-			nodes = s.Servers()
-		}
-	}
+// op timeout). It returns the generator, for the final phase, and the
+// first process number no worker used.
+func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys System, rec *histories.Recorder, stats *counters, logf func(string, ...any)) (workloads.Generator, histories.Process, error) {
+	nodes := workerNodes(plan, sys)
 	stop := make(chan struct{})
 	var stopOnce sync.Once
 	halt := func() { stopOnce.Do(func() { close(stop) }) }
@@ -62,6 +54,7 @@ func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys Syste
 		wg       sync.WaitGroup
 		errMu    sync.Mutex
 		firstErr error
+		nextProc histories.Process
 	)
 	fatal := func(err error) {
 		errMu.Lock()
@@ -86,10 +79,16 @@ func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys Syste
 				plan: plan, wl: wl, sys: sys, rec: rec, stats: stats, logf: logf,
 			}
 			defer wk.closeClient()
+			defer func() {
+				errMu.Lock()
+				nextProc = max(nextProc, wk.process+1)
+				errMu.Unlock()
+			}()
+		work:
 			for {
 				select {
 				case <-stop:
-					return
+					break work
 				default:
 				}
 				if limiter != nil {
@@ -98,12 +97,21 @@ func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys Syste
 					err := limiter.Wait(wctx)
 					cancel()
 					if err != nil {
-						return
+						break work
 					}
 				}
 				genMu.Lock()
-				inv := gen.Next()
+				inv, wait := next(gen, wk.process)
 				genMu.Unlock()
+				if wait > 0 {
+					t := time.NewTimer(wait)
+					select {
+					case <-stop:
+						t.Stop()
+						break work
+					case <-t.C:
+					}
+				}
 				c, err := wk.do(inv)
 				if err != nil {
 					fatal(err)
@@ -113,10 +121,156 @@ func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys Syste
 				gen.Done(inv, c)
 				genMu.Unlock()
 			}
+			if err := wk.finish(gen, &genMu); err != nil {
+				fatal(err)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return gen, nextProc, firstErr
+}
+
+// runFinal runs the operations a FinalGenerator asks for once the workload
+// is over and the cluster has recovered (a set's final reads, a queue's
+// drain): each on a worker of its own, as fresh processes numbered from
+// first, at most plan.Concurrency at once, on the nodes in turn. Only a
+// recorder failure is an error; a final op that fails is recorded as one.
+func runFinal(ctx context.Context, plan Plan, wl workloads.Workload, gen workloads.Generator, first histories.Process, sys System, rec *histories.Recorder, stats *counters, logf func(string, ...any)) error {
+	fg, ok := gen.(workloads.FinalGenerator)
+	if !ok {
+		return nil
+	}
+	invs := fg.Final()
+	if len(invs) == 0 {
+		return nil
+	}
+	nodes := workerNodes(plan, sys)
+	n := min(max(plan.Concurrency, 1), len(invs))
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		todo     = invs
+	)
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			wk := &worker{
+				id: w, process: first + histories.Process(w), node: nodes[w%len(nodes)],
+				plan: plan, wl: wl, sys: sys, rec: rec, stats: stats, logf: logf,
+			}
+			defer wk.closeClient()
+			for ctx.Err() == nil {
+				mu.Lock()
+				if len(todo) == 0 || firstErr != nil {
+					mu.Unlock()
+					return
+				}
+				inv := todo[0]
+				todo = todo[1:]
+				mu.Unlock()
+				c, err := wk.do(inv)
+				// No client, nothing recorded: try the other nodes for a
+				// while rather than lose the final read.
+				for try := 1; err == nil && wk.client == nil && try < 3*len(nodes) && ctx.Err() == nil; try++ {
+					wk.node = nodes[(w+try)%len(nodes)]
+					c, err = wk.do(inv)
+				}
+				if err == nil && wk.client == nil {
+					logf("final phase: %s %s not run: no node gave a client", inv.F, inv.Key)
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				gen.Done(inv, c)
+				mu.Unlock()
+			}
 		}(w)
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// finish runs what a ProcessGenerator says the worker's process must
+// still do now that the run is over (a lock's release), before its client
+// closes; each op has its own timeout, as every op does.
+func (w *worker) finish(gen workloads.Generator, genMu *sync.Mutex) error {
+	pg, ok := gen.(workloads.ProcessGenerator)
+	if !ok || w.client == nil {
+		// No client: a new process, which holds nothing.
+		return nil
+	}
+	genMu.Lock()
+	invs := pg.Finish(w.process)
+	genMu.Unlock()
+	for _, inv := range invs {
+		c, err := w.do(inv)
+		if err != nil {
+			return err
+		}
+		genMu.Lock()
+		gen.Done(inv, c)
+		genMu.Unlock()
+		if c.Type == histories.Info {
+			// Retired, its client closed: what it held goes with it.
+			return nil
+		}
+	}
+	return nil
+}
+
+// workerNodes are the nodes whose clients the workers use, in turn.
+func workerNodes(plan Plan, sys System) []string {
+	nodes := plan.Nodes.Names()
+	if fs, ok := sys.(faultable); ok && fs.Cluster() != nil {
+		// The cluster's own names: attached containers name themselves.
+		nodes = control.NodeNames(fs.Cluster())
+		// Ops go to the nodes that serve (PostgreSQL's one server), not
+		// to nodes that run nothing.
+		if s, ok := fs.DB().(targets.Servers); ok && len(s.Servers()) > 0 {
+			nodes = s.Servers()
+		}
+	}
+	return nodes
+}
+
+// next asks gen for process p's next operation: a ProcessGenerator's own
+// sequence for p, with the pause before it, else the shared stream.
+func next(gen workloads.Generator, p histories.Process) (workloads.Invocation, time.Duration) {
+	if pg, ok := gen.(workloads.ProcessGenerator); ok {
+		return pg.NextFor(p)
+	}
+	return gen.Next(), 0
+}
+
+// initWorkload runs the workload's one-time setup (workloads.Initializer)
+// with a client of the first node the workers use, bounded by the plan's
+// recovery timeout: the cluster has just answered its health check.
+func initWorkload(ctx context.Context, plan Plan, wl workloads.Workload, sys System) error {
+	in, ok := wl.(workloads.Initializer)
+	if !ok {
+		return nil
+	}
+	nodes := workerNodes(plan, sys)
+	if len(nodes) == 0 {
+		return fmt.Errorf("workload %s: no node to initialize it from", wl.Name())
+	}
+	ictx, cancel := context.WithTimeout(ctx, time.Duration(plan.RecoveryTimeout))
+	defer cancel()
+	c, err := sys.Client(ictx, nodes[0])
+	if err != nil {
+		return fmt.Errorf("workload %s: init: client for %s: %w", wl.Name(), nodes[0], err)
+	}
+	defer c.Close()
+	if err := wl.Supports(c); err != nil {
+		return fmt.Errorf("workload %s on target %s: %w", wl.Name(), plan.Target, err)
+	}
+	if err := in.Init(ictx, c); err != nil {
+		return fmt.Errorf("workload %s: init through %s: %w", wl.Name(), nodes[0], err)
+	}
+	return nil
 }
 
 // contextUntil is a context cancelled when stop closes.

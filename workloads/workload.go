@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/faultline-dev/faultline/checker/suite"
 	"github.com/faultline-dev/faultline/histories"
@@ -35,6 +36,44 @@ type Generator interface {
 	// Done is told when an operation completed, so that generators can
 	// retire keys that have had enough operations.
 	Done(inv Invocation, c Completion)
+}
+
+// FinalGenerator is an optional capability of a Generator: the operations
+// to run once the workload is over, every fault healed and the cluster
+// healthy again (Jepsen's final generator: a set's final reads of every
+// key it used, a queue's drain). They are recorded in the history like
+// any other operation, one worker each, before the check.
+type FinalGenerator interface {
+	Final() []Invocation
+}
+
+// ProcessGenerator is an optional capability of a Generator whose
+// operations form a sequence per process rather than one shared stream: a
+// lock's acquire, hold and release must come from the process (and so the
+// client, which holds the lock's session) that acquired it. The controller
+// calls NextFor instead of Next, under the same lock, with the process
+// that will perform the operation, and lets wait pass before invoking it
+// (the time a lock is held); a run that ends during the wait does not
+// invoke it. A process whose operation ends in info is retired and its
+// worker goes on as a new process, so a sequence starts afresh then.
+type ProcessGenerator interface {
+	NextFor(p histories.Process) (inv Invocation, wait time.Duration)
+	// Finish is what process p must still do once the run is over, before
+	// its client closes, recorded like any operation: a lock's release,
+	// so that the history does not end with p holding a lock that its
+	// closed client let go of (Jepsen's lock client records a release as
+	// it closes, for the same reason). nil when p holds nothing.
+	Finish(p histories.Process) []Invocation
+}
+
+// Initializer is an optional capability of a Workload: state to make once
+// per run before any operation (the bank's accounts). The controller calls
+// Init once, with a client of the first node that serves, after the
+// cluster is up and healthy and before the workers and the nemesis start;
+// an error fails the run's setup. Init may be called again on a later run
+// against the same data, so it must be idempotent.
+type Initializer interface {
+	Init(ctx context.Context, client any) error
 }
 
 // Workload is one kind of load.

@@ -74,8 +74,12 @@ type Details struct {
 	RecoveredCount  int   `json:"recovered-count"`
 	Recovered       []any `json:"recovered,omitempty"`
 	// IndeterminateDequeues and IndeterminateDrains are the dequeues and
-	// drains that crashed (info, or never completed).
+	// drains that crashed (info, or never completed), dequeues that named
+	// the element they tried to take left out.
 	IndeterminateDequeues int `json:"indeterminate-dequeues"`
+	// PossiblyDequeued counts acknowledged elements never dequeued that a
+	// crashed dequeue named as the one it tried to take: not lost.
+	PossiblyDequeued int `json:"possibly-dequeued"`
 	IndeterminateDrains   int `json:"indeterminate-drains"`
 	// Elements explains the first lost, duplicated and unexpected elements
 	// (at most 20 of each): their enqueues and dequeues.
@@ -105,6 +109,9 @@ type tally struct {
 	v                  any
 	attempts, failed   int // invoked enqueues; those that failed
 	enqueued, dequeued int
+	// maybe counts crashed dequeues that name it as the element they
+	// tried to take: it may be gone without a lost element.
+	maybe              int
 	enqPairs, deqPairs []int32
 }
 
@@ -156,6 +163,15 @@ func collect(p *wl.Paired, key string, pairs []int, name string, poll *wl.Poll) 
 		case "dequeue":
 			switch out {
 			case histories.Info:
+				// A client that knows which element its crashed dequeue
+				// tried to take says so in the completion's value: only
+				// that element may be gone.
+				if c := p.Comp(i); c != nil {
+					if k, ok := wl.Elem(c.Value); ok {
+						q.tally(k).maybe++
+						continue
+					}
+				}
 				q.indetDequeues++
 			case histories.OK:
 				q.dequeueOK++
@@ -255,10 +271,11 @@ func (c *Total) Check(ctx context.Context, h histories.History) (checker.Result,
 					recov = append(recov, tagged{k, t, n})
 				}
 			}
-			if n := t.enqueued - t.dequeued; n > 0 {
+			if n := t.enqueued - t.dequeued - t.maybe; n > 0 {
 				lost = append(lost, tagged{k, t, n})
 				nLost += n
 			}
+			d.PossiblyDequeued += min(t.maybe, max(0, t.enqueued-t.dequeued))
 		}
 		d.AcknowledgedCount += nAck
 		d.DequeuedCount += nDeq

@@ -148,6 +148,34 @@ func TestCrashedDrain(t *testing.T) {
 	}
 }
 
+// A crashed dequeue that names the element it tried to take leaves only
+// that element in doubt: not lost, and no other element is uncertain.
+func TestCrashedDequeueNamesItsElement(t *testing.T) {
+	b := &wltest.Builder{}
+	for v := range int64(3) {
+		b.Op(0, histories.Invoke, "enqueue", v).Op(0, histories.OK, "enqueue", v)
+	}
+	b.Op(1, histories.Invoke, "dequeue", nil).Op(1, histories.Info, "dequeue", int64(0))
+	b.Op(2, histories.Invoke, "drain", nil).Op(2, histories.OK, "drain", []any{int64(1), int64(2)})
+	r := wltest.Check(t, NewTotal(Options{}), b.H)
+	wltest.Expect(t, r, checker.Valid)
+	if d := r.Details.(Details); d.LostCount != 0 || d.PossiblyDequeued != 1 || d.IndeterminateDequeues != 0 {
+		t.Errorf("%+v", d)
+	}
+	// It named 0, but 1 is missing: 1 is certainly lost.
+	b = &wltest.Builder{}
+	for v := range int64(3) {
+		b.Op(0, histories.Invoke, "enqueue", v).Op(0, histories.OK, "enqueue", v)
+	}
+	b.Op(1, histories.Invoke, "dequeue", nil).Op(1, histories.Info, "dequeue", int64(0))
+	b.Op(2, histories.Invoke, "drain", nil).Op(2, histories.OK, "drain", []any{int64(2)})
+	r = wltest.Check(t, NewTotal(Options{}), b.H)
+	wltest.Expect(t, r, checker.Invalid, AnomalyLost)
+	if d := r.Details.(Details); d.LostCount != 1 || d.LostCertain != 1 {
+		t.Errorf("%+v", d)
+	}
+}
+
 // Values repeat: counts are multisets, as Jepsen's.
 func TestMultiset(t *testing.T) {
 	b := &wltest.Builder{}

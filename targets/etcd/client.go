@@ -20,6 +20,9 @@ type Client struct {
 	cli          *clientv3.Client
 	timeout      time.Duration
 	serializable bool
+	// lockTTL and locks are the lock workload's (workloads.go).
+	lockTTL time.Duration
+	locks   lockState
 }
 
 // failFast makes every RPC fail at once with Unavailable when there is no
@@ -41,19 +44,30 @@ func newClient(node string, endpoints []string, timeout time.Duration, serializa
 	if err != nil {
 		return nil, fmt.Errorf("etcd client for %s: %w", node, err)
 	}
-	return &Client{node: node, cli: cli, timeout: timeout, serializable: serializable}, nil
+	return &Client{node: node, cli: cli, timeout: timeout, serializable: serializable, lockTTL: DefaultLockTTL}, nil
 }
 
 // Node is the node the client talks to.
 func (c *Client) Node() string { return c.node }
+
+// Definite is the package function Definite, for the workloads' client
+// interfaces.
+func (c *Client) Definite(err error) bool { return Definite(err) }
 
 // Raw is the underlying etcd client, for workloads that need more than a
 // register (transactions, watches). Its requests get no timeout unless the
 // caller's context has one.
 func (c *Client) Raw() *clientv3.Client { return c.cli }
 
-// Close closes the client's connections.
-func (c *Client) Close() error { return c.cli.Close() }
+// Close closes the client's connections, after revoking the lease of its
+// locks' session (so that what it held is free at once, not when the
+// lease runs out).
+func (c *Client) Close() error {
+	c.closeLocks()
+	err := c.cli.Close()
+	c.locks.wg.Wait()
+	return err
+}
 
 // reqCtx gives a request its timeout, or ErrNotSent if ctx has already
 // ended: such a request is certainly not applied.

@@ -13,6 +13,12 @@ import (
 // the client sent it.
 var ErrNotSent = errors.New("etcd request not sent")
 
+// ErrNoWrite means an operation of several requests failed before it sent
+// any request that could change anything: a transfer whose read of the
+// balances failed, a dequeue whose read of the head failed, a release of a
+// lock the client does not hold.
+var ErrNoWrite = errors.New("nothing written")
+
 // Definite reports whether err means that the failed request certainly did
 // not take effect, so a history may record it as "fail"; otherwise the
 // request may have taken effect, now or later ("info"). It is
@@ -20,6 +26,8 @@ var ErrNotSent = errors.New("etcd request not sent")
 // or that a server raises before proposing anything, count.
 //
 //   - ErrNotSent: the context had ended before sending;
+//   - ErrNoWrite: an operation of several requests failed before its
+//     first write;
 //   - gRPC Unavailable raised while connecting (connection refused, no
 //     route, dial timeout) or because no connection was ready: the client
 //     fails fast instead of waiting for a connection, so such a request
@@ -33,7 +41,7 @@ func Definite(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrNotSent) || errors.Is(err, rpctypes.ErrTooManyRequests) || errors.Is(err, rpctypes.ErrGRPCRequestTooManyRequests) {
+	if errors.Is(err, ErrNotSent) || errors.Is(err, ErrNoWrite) || errors.Is(err, rpctypes.ErrTooManyRequests) || errors.Is(err, rpctypes.ErrGRPCRequestTooManyRequests) {
 		return true
 	}
 	s, ok := status.FromError(err)

@@ -41,6 +41,11 @@ type Options struct {
 	ReadConsistency string
 	// RequestTimeout bounds each client request (default 5 s).
 	RequestTimeout time.Duration
+	// LockTTL is the TTL of the lease behind the lock workload's locks
+	// (default DefaultLockTTL): how long a lock outlives a holder that
+	// stopped renewing it (crashed, partitioned, paused). etcd counts it
+	// in whole seconds.
+	LockTTL time.Duration
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL
 	// (default 10 s).
 	StopTimeout time.Duration
@@ -81,6 +86,9 @@ func (o *Options) fill() error {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 5 * time.Second
 	}
+	if o.LockTTL <= 0 {
+		o.LockTTL = DefaultLockTTL
+	}
 	if o.StopTimeout <= 0 {
 		o.StopTimeout = stopTimeout
 	}
@@ -109,6 +117,7 @@ func (o *Options) fill() error {
 func OptionSpecs() []options.Spec {
 	return append([]options.Spec{
 		{Name: "read-consistency", Doc: "what reads use: linearizable (a quorum read) or serializable (the member's local state, stale under partitions)", Default: Linearizable, Values: []string{Linearizable, Serializable}},
+		{Name: "lock-ttl", Doc: "the lock workload's lease TTL (whole seconds): how long a lock outlives a holder that stopped renewing it", Default: DefaultLockTTL.String(), Check: checkLockTTL},
 		{Name: "client-port", Doc: "members' client port", Default: "2379", Check: options.CheckInt(1, 65535)},
 		{Name: "peer-port", Doc: "members' peer port", Default: "2380", Check: options.CheckInt(1, 65535)},
 		{Name: "heartbeat-ms", Doc: "raft heartbeat interval", Default: "100", Check: options.CheckInt(1, 60000)},
@@ -121,7 +130,7 @@ func OptionSpecs() []options.Spec {
 // FromOptions makes Options from the target's resolved options.
 func FromOptions(v options.Values, dir string, requestTimeout time.Duration) (Options, error) {
 	o := Options{
-		Dir: dir, ReadConsistency: v.Get("read-consistency"), RequestTimeout: requestTimeout,
+		Dir: dir, ReadConsistency: v.Get("read-consistency"), RequestTimeout: requestTimeout, LockTTL: v.Duration("lock-ttl"),
 		ClientPort: v.Int("client-port"), PeerPort: v.Int("peer-port"),
 		HeartbeatMs: uint(v.Int("heartbeat-ms")), ElectionMs: uint(v.Int("election-ms")), LogLevel: v.Get("log-level"),
 	}
@@ -544,7 +553,12 @@ func (t *Target) Client(node string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newClient(node, []string{t.clientURL(n)}, t.opts.RequestTimeout, t.opts.ReadConsistency == Serializable)
+	c, err := newClient(node, []string{t.clientURL(n)}, t.opts.RequestTimeout, t.opts.ReadConsistency == Serializable)
+	if err != nil {
+		return nil, err
+	}
+	c.lockTTL = t.opts.LockTTL
+	return c, nil
 }
 
 // admin returns the target's own client to node, for health and status

@@ -15,9 +15,13 @@ import (
 )
 
 // The workloads' tables: a list per key for list-append, an integer per
-// key for rw-register. WaitHealthy makes them.
+// key for rw-register, and those of the bank, set and counter workloads
+// (workloads.go). WaitHealthy makes them.
 const schema = `CREATE TABLE IF NOT EXISTS lists (k bigint PRIMARY KEY, v bigint[] NOT NULL);
-CREATE TABLE IF NOT EXISTS registers (k bigint PRIMARY KEY, v bigint NOT NULL);`
+CREATE TABLE IF NOT EXISTS registers (k bigint PRIMARY KEY, v bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (id text PRIMARY KEY, balance bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS sets (k text NOT NULL, e bigint NOT NULL, PRIMARY KEY (k, e));
+CREATE TABLE IF NOT EXISTS counters (k text PRIMARY KEY, v bigint NOT NULL);`
 
 // The micro-ops' statements. Appends and writes are upserts, so a key
 // needs no row before its first write. By default an upsert is an UPDATE
@@ -40,7 +44,7 @@ const (
 )
 
 // upsert runs update and, when it changed no row, insert.
-func upsert(ctx context.Context, conn *pgx.Conn, update, insert string, k, v int64) error {
+func upsert(ctx context.Context, conn *pgx.Conn, update, insert string, k any, v int64) error {
 	tag, err := conn.Exec(ctx, update, k, v)
 	if err != nil || tag.RowsAffected() > 0 {
 		return err
@@ -170,27 +174,47 @@ func (c *Client) connect(ctx context.Context) (*pgx.Conn, error) {
 // ErrNotSent or ErrAborted when the transaction certainly did not commit;
 // any other error leaves its outcome unknown (see Definite).
 func (c *Client) Txn(ctx context.Context, kind txnwl.Kind, mops []txnwl.Mop) ([]txnwl.Mop, error) {
+	out := make([]txnwl.Mop, len(mops))
+	err := c.inTxn(ctx, "txn", func(ctx context.Context, conn *pgx.Conn) error {
+		for i, m := range mops {
+			r, err := runMop(ctx, conn, kind, m, c.onConflict)
+			if err != nil {
+				return fmt.Errorf("micro-op %d [%s %d]: %w", i, m.F, m.Key, err)
+			}
+			out[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// inTxn runs body in one transaction at the target's isolation level, on
+// the client's connection, bounded by the target's request timeout, and
+// commits it. what names the operation in errors ("postgres what from
+// node: …"). Errors wrap ErrNotSent or ErrAborted when the transaction
+// certainly did not commit (body's own errors included: the transaction
+// is rolled back); any other error leaves its outcome unknown (see
+// Definite).
+func (c *Client) inTxn(ctx context.Context, what string, body func(ctx context.Context, conn *pgx.Conn) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("postgres txn from %s: %w: %w", c.node, ErrNotSent, err)
+		return fmt.Errorf("postgres %s from %s: %w: %w", what, c.node, ErrNotSent, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	conn, err := c.connect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres txn from %s: %w: %w", c.node, ErrNotSent, err)
+		return fmt.Errorf("postgres %s from %s: %w: %w", what, c.node, ErrNotSent, err)
 	}
 	if _, err := conn.Exec(ctx, c.begin); err != nil {
-		return nil, c.abort("BEGIN", err)
+		return c.abort(what, "BEGIN", err)
 	}
-	out := make([]txnwl.Mop, len(mops))
-	for i, m := range mops {
-		r, err := runMop(ctx, conn, kind, m, c.onConflict)
-		if err != nil {
-			return nil, c.abort(fmt.Sprintf("micro-op %d [%s %d]", i, m.F, m.Key), err)
-		}
-		out[i] = r
+	if err := body(ctx, conn); err != nil {
+		return c.abort(what, "", err)
 	}
 	if c.beforeCommit != nil {
 		c.beforeCommit()
@@ -201,26 +225,31 @@ func (c *Client) Txn(ctx context.Context, kind txnwl.Kind, mops []txnwl.Mop) ([]
 			if conn.IsClosed() {
 				c.conn = nil
 			}
-			return nil, fmt.Errorf("postgres txn from %s: COMMIT: %w: %w", c.node, ErrAborted, err)
+			return fmt.Errorf("postgres %s from %s: COMMIT: %w: %w", what, c.node, ErrAborted, err)
 		}
 		c.drop()
-		return nil, fmt.Errorf("postgres txn from %s: COMMIT sent, outcome unknown: %w", c.node, err)
+		return fmt.Errorf("postgres %s from %s: COMMIT sent, outcome unknown: %w", what, c.node, err)
 	}
 	if tag.String() != "COMMIT" {
 		// The server rolled back instead (a transaction it had aborted).
-		return nil, fmt.Errorf("postgres txn from %s: COMMIT answered %q: %w", c.node, tag.String(), ErrAborted)
+		return fmt.Errorf("postgres %s from %s: COMMIT answered %q: %w", what, c.node, tag.String(), ErrAborted)
 	}
-	return out, nil
+	return nil
 }
 
 // abort ends a transaction that failed before its COMMIT was sent. After
-// the server's answer (an ERROR: the connection works) it rolls back; after
-// anything else (a timeout, a broken connection) it drops the connection.
-// Either way the transaction cannot commit.
-func (c *Client) abort(what string, cause error) error {
-	err := fmt.Errorf("postgres txn from %s: %s: %w: %w", c.node, what, ErrAborted, cause)
+// the server's answer (an ERROR: the connection works) or a refusal of
+// the client's own (an answerError) it rolls back; after anything else (a
+// timeout, a broken connection) it drops the connection. Either way the
+// transaction cannot commit.
+func (c *Client) abort(what, step string, cause error) error {
+	if step != "" {
+		step += ": "
+	}
+	err := fmt.Errorf("postgres %s from %s: %s%w: %w", what, c.node, step, ErrAborted, cause)
 	var pe *pgconn.PgError
-	if c.conn == nil || c.conn.IsClosed() || !errors.As(cause, &pe) {
+	var ae answerError
+	if c.conn == nil || c.conn.IsClosed() || !(errors.As(cause, &pe) || errors.As(cause, &ae)) {
 		c.drop()
 		return err
 	}
@@ -231,6 +260,13 @@ func (c *Client) abort(what string, cause error) error {
 	}
 	return err
 }
+
+// answerError is a transaction the client gives up on after the server
+// answered every statement (an overdrawn account): the connection is fine
+// and the transaction is rolled back.
+type answerError struct{ error }
+
+func (e answerError) Unwrap() error { return e.error }
 
 // runMop runs one micro-op and returns it with its read filled.
 func runMop(ctx context.Context, conn *pgx.Conn, kind txnwl.Kind, m txnwl.Mop, onConflict bool) (txnwl.Mop, error) {

@@ -65,6 +65,18 @@
 // sent and not answered (timeout, connection lost, the server dying) is
 // "info".
 //
+// The bank, set and counter workloads' operations (workloads.go) run the
+// same way, each in one transaction at the target's isolation level, on
+// tables accounts(id text, balance bigint), sets(k text, e bigint) and
+// counters(k text, v bigint), which WaitHealthy makes too. A transfer
+// reads both balances and writes the new absolute balances, so that the
+// isolation level alone keeps the total (at read committed, concurrent
+// transfers lose updates, and the bank workload sees the total change); a
+// source that holds less than the amount rolls the transaction back with
+// bank.ErrInsufficient. A counter's add is an upsert like the
+// transactional writes (UPDATE, then INSERT; or ON CONFLICT with
+// Options.OnConflict). Serialization failures are fails, as for Txn.
+//
 // # Finding: G2-item under serializable
 //
 // PostgreSQL 15.18 (Debian 12) at SERIALIZABLE lets rare G2-item cycles
