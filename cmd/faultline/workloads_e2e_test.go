@@ -1,0 +1,121 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faultline-dev/faultline/control/controltest"
+)
+
+// requireServer skips (fails under CI=true) when a server binary a target
+// runs on its nodes is not installed.
+func requireServer(t *testing.T, glob, pkg string) {
+	t.Helper()
+	if m, _ := filepath.Glob(glob); len(m) > 0 {
+		return
+	}
+	why := "no " + glob + ": install it (apt-get install " + pkg + ")"
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s, and CI=true forbids skipping the test", why)
+	}
+	t.Skip(why)
+}
+
+// searchableTempDir is a t.TempDir that the server's own user (postgres,
+// redis) can reach: the directories mktemp makes are 0700.
+func searchableTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// latestResults reads store/latest/results.json under dir.
+func latestResults(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "store", "latest", "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// checkerDetails is results.json's checkers[name].details.
+func checkerDetails(t *testing.T, res map[string]any, name string) map[string]any {
+	t.Helper()
+	cs, _ := res["checkers"].(map[string]any)
+	c, _ := cs[name].(map[string]any)
+	d, _ := c["details"].(map[string]any)
+	if d == nil {
+		t.Fatalf("results.json has no details of checker %s: %v", name, res["checkers"])
+	}
+	return d
+}
+
+// No false alarm: etcd's set, counter, bank and queue under partitions,
+// kills and pauses are valid, and each history holds its final reads (or
+// drains) after the faults.
+func TestWorkloadsNoFalseAlarmOnEtcd(t *testing.T) {
+	controltest.RequireRoot(t)
+	requireIptables(t)
+	for _, c := range []struct{ workload, checker, final string }{
+		{"set", "set", `"f":"read"`},
+		{"counter", "counter", `"f":"read"`},
+		{"bank", "bank", `"f":"read"`},
+		{"queue", "total-queue", `"f":"drain"`},
+	} {
+		t.Run(c.workload, func(t *testing.T) {
+			dir := t.TempDir()
+			code, out, errOut := faultline(t, dir, "run", "--workload", c.workload, "--nemesis", "partition,kill,pause",
+				"--nemesis-interval", "2s", "--time-limit", "15s", "--seed", "3", "--store", "store")
+			if code != 0 {
+				t.Fatalf("etcd %s: exit %d, want 0 (valid)\n%s\n%s", c.workload, code, out, errOut)
+			}
+			res := latestResults(t, dir)
+			d := checkerDetails(t, res, c.checker)
+			t.Logf("%s: %v", c.workload, d)
+			h, _ := os.ReadFile(filepath.Join(dir, "store", "latest", "history.jsonl"))
+			lines := strings.Split(strings.TrimSpace(string(h)), "\n")
+			if last := lines[len(lines)-1]; !strings.Contains(last, c.final) || !strings.Contains(last, `"type":"ok"`) {
+				t.Errorf("the history does not end with the final phase's %s: %s", c.final, last)
+			}
+			if left := leftovers(t); len(left) > 0 {
+				t.Fatalf("left behind: %v", left)
+			}
+		})
+	}
+}
+
+// PostgreSQL's bank: transfers at serializable keep every read's total;
+// at read committed, reads and transfers interleave and reads see wrong
+// totals, which the checker names.
+func TestPostgresBank(t *testing.T) {
+	controltest.RequireRoot(t)
+	requireServer(t, "/usr/lib/postgresql/*/bin/postgres", "postgresql")
+	dir := searchableTempDir(t)
+	code, out, errOut := faultline(t, dir, "run", "--target", "postgres", "--workload", "bank", "--time-limit", "10s",
+		"--concurrency", "10", "--store", "store")
+	if code != 0 {
+		t.Fatalf("bank at serializable: exit %d, want 0\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = faultline(t, dir, "run", "--target", "postgres", "--workload", "bank", "--time-limit", "10s",
+		"--concurrency", "10", "--isolation", "read-committed", "--store", "store")
+	if code != 1 {
+		t.Fatalf("bank at read committed: exit %d, want 1 (invalid)\n%s\n%s", code, out, errOut)
+	}
+	res := latestResults(t, dir)
+	if types, _ := res["anomaly_types"].([]any); len(types) == 0 || !strings.Contains(out, "wrong-total") && !strings.Contains(out, "total") {
+		t.Errorf("read committed: anomalies %v; the output must name the broken reads:\n%s", res["anomaly_types"], out)
+	}
+}
