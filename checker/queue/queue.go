@@ -79,8 +79,8 @@ type Details struct {
 	IndeterminateDequeues int `json:"indeterminate-dequeues"`
 	// PossiblyDequeued counts acknowledged elements never dequeued that a
 	// crashed dequeue named as the one it tried to take: not lost.
-	PossiblyDequeued int `json:"possibly-dequeued"`
-	IndeterminateDrains   int `json:"indeterminate-drains"`
+	PossiblyDequeued    int `json:"possibly-dequeued"`
+	IndeterminateDrains int `json:"indeterminate-drains"`
 	// Elements explains the first lost, duplicated and unexpected elements
 	// (at most 20 of each): their enqueues and dequeues.
 	Elements []Element `json:"elements,omitempty"`
