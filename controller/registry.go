@@ -9,6 +9,7 @@ import (
 	"github.com/faultline-dev/faultline/targets/etcd"
 	"github.com/faultline-dev/faultline/targets/memory"
 	"github.com/faultline-dev/faultline/targets/postgres"
+	"github.com/faultline-dev/faultline/targets/redis"
 
 	// Workloads register themselves: one import line each.
 	_ "github.com/faultline-dev/faultline/workloads/append"
@@ -60,6 +61,26 @@ func init() {
 		},
 		NewClient: func(db targets.DB, node string) (io.Closer, error) {
 			c, err := db.(*postgres.Target).Client(node)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+	})
+	RegisterTarget(TargetSpec{
+		Name:         "redis",
+		Doc:          "Redis from the node's own packages (Debian's redis-server, redis-sentinel): one server, or a primary, replicas and a sentinel on every node",
+		Client:       (*redis.Client)(nil),
+		Options:      redis.OptionSpecs(),
+		DefaultNodes: 1,
+		// No Image: the docker backend refuses it unless given one
+		// (--control-opt image=REF) with redis-server installed.
+		DataDirs: []string{"data"},
+		New: func(c control.Cluster, cfg TargetConfig) (targets.DB, error) {
+			return redis.New(c, redis.FromOptions(cfg.Options, cfg.Dir, cfg.OpTimeout))
+		},
+		NewClient: func(db targets.DB, node string) (io.Closer, error) {
+			c, err := db.(*redis.Target).Client(node)
 			if err != nil {
 				return nil, err
 			}

@@ -260,10 +260,13 @@ func (s *clusterSystem) Start(ctx context.Context) error {
 		return fmt.Errorf("recording the cluster: %w", err)
 	}
 	s.agents = agent.NewPool(c, agent.PoolOptions{Lease: time.Duration(plan.FaultLease), Reap: !s.cfg.Detached, Logf: s.cfg.Logf})
-	s.db, err = s.spec.New(c, TargetConfig{Dir: NodesDir(c), Options: s.cfg.TargetOptions, OpTimeout: time.Duration(plan.OpTimeout)})
+	db, err := s.spec.New(c, TargetConfig{Dir: NodesDir(c), Options: s.cfg.TargetOptions, OpTimeout: time.Duration(plan.OpTimeout)})
 	if err != nil {
+		// Not kept: a target's New may return a typed nil with its error,
+		// which Teardown must not call.
 		return err
 	}
+	s.db = db
 	// A fault a node cannot do is refused before the target is set up.
 	if len(plan.Nemesis) > 0 {
 		if _, err := nemesis.Check(ctx, c, s.agents, plan.Nemesis, true); err != nil {

@@ -388,7 +388,8 @@ func TestListAndVersion(t *testing.T) {
 	// Each target says which workloads its client runs.
 	code, out, _ = faultline(t, "", "list", "targets")
 	if code != 0 || !regexp.MustCompile(`postgres\s+workloads: append, bank, counter, rw-register, set\n`).MatchString(out) ||
-		!regexp.MustCompile(`etcd\s+workloads: bank, counter, lock, queue, register, set, unique-ids\n`).MatchString(out) {
+		!regexp.MustCompile(`etcd\s+workloads: bank, counter, lock, queue, register, set, unique-ids\n`).MatchString(out) ||
+		!regexp.MustCompile(`redis\s+workloads: counter, lock, queue, register, set\n`).MatchString(out) {
 		t.Errorf("list targets: exit %d, want each target's workloads:\n%s", code, out)
 	}
 	if code, _, errOut := faultline(t, "", "list", "bogus"); code != 3 || !strings.Contains(errOut, `unknown section "bogus"`) {

@@ -119,3 +119,42 @@ func TestPostgresBank(t *testing.T) {
 		t.Errorf("read committed: anomalies %v; the output must name the broken reads:\n%s", res["anomaly_types"], out)
 	}
 }
+
+// Redis on one node with its default persistence (RDB snapshots) loses
+// what it acknowledged since the last snapshot when it is killed: the set
+// workload finds the lost elements, counts them in results.json and names
+// them in the report. With appendfsync always nothing acknowledged is lost.
+func TestRedisSetLosesAcknowledgedAddsOnKill(t *testing.T) {
+	controltest.RequireRoot(t)
+	requireIptables(t)
+	requireServer(t, "/usr/bin/redis-server", "redis-server")
+	dir := searchableTempDir(t)
+	args := []string{"run", "--target", "redis", "--workload", "set", "--nemesis", "kill", "--nemesis-interval", "3s",
+		"--time-limit", "12s", "--seed", "1", "--store", "store"}
+	code, out, errOut := faultline(t, dir, args...)
+	if code != 1 {
+		t.Fatalf("redis set, default persistence, kill: exit %d, want 1 (invalid)\n%s\n%s", code, out, errOut)
+	}
+	res := latestResults(t, dir)
+	d := checkerDetails(t, res, "set")
+	lost, _ := d["lost-count"].(float64)
+	if lost < 1 {
+		t.Errorf("results.json set lost-count = %v, want some lost elements: %v", d["lost-count"], d)
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "store", "latest", "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(report), "lost") {
+		t.Errorf("report.html does not name the lost elements")
+	}
+	t.Logf("default persistence: %v elements lost", lost)
+
+	code, out, errOut = faultline(t, dir, append(args, "--target-opt", "persistence=aof-always")...)
+	if code != 0 {
+		t.Fatalf("redis set, aof-always, kill: exit %d, want 0 (valid)\n%s\n%s", code, out, errOut)
+	}
+	if left := leftovers(t); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}

@@ -1,0 +1,7 @@
+package redis
+
+// For the external tests (package redis_test).
+var (
+	RequireRedis      = requireRedis
+	SearchableTempDir = searchableTempDir
+)
