@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"strconv"
 
 	"github.com/faultline-dev/faultline/checker/suite"
 	"github.com/faultline-dev/faultline/histories"
@@ -83,59 +82,33 @@ func (w *Workload) Supports(client any) error {
 // NewGenerator implements workloads.Workload.
 func (w *Workload) NewGenerator(seed int64) workloads.Generator {
 	active, perKey, maxDelta := w.config()
-	g := &generator{rng: rand.New(rand.NewSource(seed)), perKey: perKey, maxDelta: maxDelta}
-	for range active {
-		g.slots = append(g.slots, g.newKey())
-	}
-	return g
-}
-
-// key is a counter in play: its id and how many adds it has been given.
-type key struct {
-	id   int
-	adds int
+	rng := rand.New(rand.NewSource(seed))
+	return &generator{rng: rng, keys: workloads.NewKeys(rng, active, perKey), maxDelta: maxDelta}
 }
 
 // generator is deterministic for a seed: keys retire by adds generated.
 type generator struct {
-	rng              *rand.Rand
-	perKey, maxDelta int
-	slots            []*key
-	nextKey          int
-}
-
-func (g *generator) newKey() *key {
-	k := &key{id: g.nextKey}
-	g.nextKey++
-	return k
+	rng      *rand.Rand
+	keys     *workloads.Keys
+	maxDelta int
 }
 
 // Next implements workloads.Generator.
 func (g *generator) Next() workloads.Invocation {
-	slot := g.rng.Intn(len(g.slots))
-	k := g.slots[slot]
+	slot, key := g.keys.Pick()
 	if g.rng.Intn(2) == 0 {
-		return workloads.Invocation{F: "read", Key: strconv.Itoa(k.id)}
+		return workloads.Invocation{F: "read", Key: key}
 	}
 	delta := 1 + g.rng.Int63n(int64(g.maxDelta))
-	k.adds++
-	if k.adds >= g.perKey {
-		g.slots[slot] = g.newKey()
-	}
-	return workloads.Invocation{F: "add", Key: strconv.Itoa(k.id), Value: delta}
+	g.keys.Wrote(slot)
+	return workloads.Invocation{F: "add", Key: key, Value: delta}
 }
 
 // Done implements workloads.Generator.
 func (g *generator) Done(workloads.Invocation, workloads.Completion) {}
 
 // Final implements workloads.FinalGenerator: a read of every key used.
-func (g *generator) Final() []workloads.Invocation {
-	out := make([]workloads.Invocation, 0, g.nextKey)
-	for id := range g.nextKey {
-		out = append(out, workloads.Invocation{F: "read", Key: strconv.Itoa(id)})
-	}
-	return out
-}
+func (g *generator) Final() []workloads.Invocation { return g.keys.Final("read") }
 
 // Invoke implements workloads.Workload.
 func (w *Workload) Invoke(ctx context.Context, client any, inv workloads.Invocation) workloads.Completion {
@@ -147,10 +120,7 @@ func (w *Workload) Invoke(ctx context.Context, client any, inv workloads.Invocat
 			return workloads.Completion{Type: histories.Fail, Value: inv.Value, Error: fmt.Sprintf("counter: add of %T, want an int64", inv.Value)}
 		}
 		if err := c.CounterAdd(ctx, inv.Key, delta); err != nil {
-			if c.Definite(err) {
-				return workloads.Completion{Type: histories.Fail, Value: inv.Value, Error: err.Error()}
-			}
-			return workloads.Completion{Type: histories.Info, Value: inv.Value, Error: err.Error()}
+			return workloads.Failed(c.Definite, err, inv.Value)
 		}
 		return workloads.Completion{Type: histories.OK, Value: inv.Value}
 	case "read":

@@ -246,12 +246,7 @@ func (g *generator) process(inv workloads.Invocation) (histories.Process, bool) 
 // Invoke implements workloads.Workload.
 func (w *Workload) Invoke(ctx context.Context, client any, inv workloads.Invocation) workloads.Completion {
 	c := client.(Client)
-	failed := func(err error) workloads.Completion {
-		if c.Definite(err) {
-			return workloads.Completion{Type: histories.Fail, Value: inv.Value, Error: err.Error()}
-		}
-		return workloads.Completion{Type: histories.Info, Value: inv.Value, Error: err.Error()}
-	}
+	failed := func(err error) workloads.Completion { return workloads.Failed(c.Definite, err, inv.Value) }
 	switch inv.F {
 	case fAcquire:
 		owner, _ := inv.Value.(string)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"strconv"
 
 	"github.com/faultline-dev/faultline/checker/suite"
 	"github.com/faultline-dev/faultline/histories"
@@ -80,72 +79,40 @@ func (w *Workload) Supports(client any) error {
 // NewGenerator implements workloads.Workload.
 func (w *Workload) NewGenerator(seed int64) workloads.Generator {
 	active, perKey := w.config()
-	g := &generator{rng: rand.New(rand.NewSource(seed)), perKey: perKey}
-	for range active {
-		g.slots = append(g.slots, g.newKey())
-	}
-	return g
+	rng := rand.New(rand.NewSource(seed))
+	return &generator{rng: rng, keys: workloads.NewKeys(rng, active, perKey)}
 }
 
-// key is a queue in play: its id and how many enqueues it has been given.
-type key struct {
-	id       int
-	enqueues int
-}
-
-// generator is deterministic for a seed: keys retire by enqueues
-// generated.
+// generator is deterministic for a seed: values are 0, 1, 2, … across
+// every queue; keys retire by enqueues generated.
 type generator struct {
-	rng     *rand.Rand
-	perKey  int
-	slots   []*key
-	nextKey int
-	nextV   int64
-}
-
-func (g *generator) newKey() *key {
-	k := &key{id: g.nextKey}
-	g.nextKey++
-	return k
+	rng   *rand.Rand
+	keys  *workloads.Keys
+	nextV int64
 }
 
 // Next implements workloads.Generator.
 func (g *generator) Next() workloads.Invocation {
-	slot := g.rng.Intn(len(g.slots))
-	k := g.slots[slot]
+	slot, key := g.keys.Pick()
 	if g.rng.Intn(2) == 0 {
-		return workloads.Invocation{F: "dequeue", Key: strconv.Itoa(k.id)}
+		return workloads.Invocation{F: "dequeue", Key: key}
 	}
 	v := g.nextV
 	g.nextV++
-	k.enqueues++
-	if k.enqueues >= g.perKey {
-		g.slots[slot] = g.newKey()
-	}
-	return workloads.Invocation{F: "enqueue", Key: strconv.Itoa(k.id), Value: v}
+	g.keys.Wrote(slot)
+	return workloads.Invocation{F: "enqueue", Key: key, Value: v}
 }
 
 // Done implements workloads.Generator.
 func (g *generator) Done(workloads.Invocation, workloads.Completion) {}
 
 // Final implements workloads.FinalGenerator: a drain of every key used.
-func (g *generator) Final() []workloads.Invocation {
-	out := make([]workloads.Invocation, 0, g.nextKey)
-	for id := range g.nextKey {
-		out = append(out, workloads.Invocation{F: "drain", Key: strconv.Itoa(id)})
-	}
-	return out
-}
+func (g *generator) Final() []workloads.Invocation { return g.keys.Final("drain") }
 
 // Invoke implements workloads.Workload.
 func (w *Workload) Invoke(ctx context.Context, client any, inv workloads.Invocation) workloads.Completion {
 	c := client.(Client)
-	failed := func(err error) workloads.Completion {
-		if c.Definite(err) {
-			return workloads.Completion{Type: histories.Fail, Value: inv.Value, Error: err.Error()}
-		}
-		return workloads.Completion{Type: histories.Info, Value: inv.Value, Error: err.Error()}
-	}
+	failed := func(err error) workloads.Completion { return workloads.Failed(c.Definite, err, inv.Value) }
 	switch inv.F {
 	case "enqueue":
 		v, ok := inv.Value.(int64)

@@ -123,12 +123,7 @@ func (g *generator) Done(workloads.Invocation, workloads.Completion) {}
 
 func (w *Workload) Invoke(ctx context.Context, client any, inv workloads.Invocation) workloads.Completion {
 	c := client.(Client)
-	fail := func(err error) workloads.Completion {
-		if c.Definite(err) {
-			return workloads.Completion{Type: histories.Fail, Value: inv.Value, Error: err.Error()}
-		}
-		return workloads.Completion{Type: histories.Info, Value: inv.Value, Error: err.Error()}
-	}
+	fail := func(err error) workloads.Completion { return workloads.Failed(c.Definite, err, inv.Value) }
 	switch inv.F {
 	case "read":
 		v, err := c.Read(ctx, inv.Key)
