@@ -45,6 +45,9 @@ type Result struct {
 	// Recovery is how long the cluster took to answer again in the final
 	// phase.
 	Recovery time.Duration
+	// Verdict is how long the verdict took after the final phase ended:
+	// teardown, log collection, reading the history back and the check.
+	Verdict time.Duration
 	// Interrupted is set when the run was stopped by a signal.
 	Interrupted bool
 }
@@ -53,12 +56,15 @@ type Result struct {
 type RunInfo struct {
 	// Ops are client operations invoked; HistoryEvents the history's
 	// lines, of which NemesisEvents are the nemesis's.
-	Ops              int64   `json:"ops"`
-	NemesisEvents    int64   `json:"nemesis_events"`
-	HistoryEvents    int64   `json:"history_events"`
-	DurationSeconds  float64 `json:"duration_seconds"`
-	OpsPerSecond     float64 `json:"ops_per_second"`
-	RecoverySeconds  float64 `json:"recovery_seconds"`
+	Ops             int64   `json:"ops"`
+	NemesisEvents   int64   `json:"nemesis_events"`
+	HistoryEvents   int64   `json:"history_events"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	OpsPerSecond    float64 `json:"ops_per_second"`
+	RecoverySeconds float64 `json:"recovery_seconds"`
+	// VerdictSeconds is Result.Verdict: from the end of the final phase
+	// to the verdict.
+	VerdictSeconds   float64 `json:"verdict_seconds"`
 	Interrupted      bool    `json:"interrupted,omitempty"`
 	RecoveryError    string  `json:"recovery_error,omitempty"`
 	TeardownError    string  `json:"teardown_error,omitempty"`
@@ -266,6 +272,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		}
 	}
 	stopProgress()
+	finalEnd := time.Now()
 	if cerr := rec.Close(); cerr != nil && runErr == nil {
 		runErr = cerr
 	}
@@ -302,6 +309,8 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if err != nil {
 		return res, fmt.Errorf("check: %w", err)
 	}
+	res.Verdict = time.Since(finalEnd)
+	info.VerdictSeconds = res.Verdict.Seconds()
 	out.Results.Run = info
 	// Faults asked for that never took effect are in the summary too: a
 	// schedule that injected nothing must not pass for one that did.

@@ -499,3 +499,22 @@ func TestHistorySurvivesSIGKILL(t *testing.T) {
 		t.Errorf("the last %v before the kill are missing from the history", lost)
 	}
 }
+
+// A run says how soon after its final phase the verdict came, in its
+// summary and in results.json (run.verdict_seconds).
+func TestRunSaysWhenTheVerdictCame(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := faultline(t, dir, "run", "--target", "memory", "--time-limit", "2s", "--store", "store")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "the verdict came ") {
+		t.Errorf("the summary does not say when the verdict came:\n%s", out)
+	}
+	res := latestResults(t, dir)
+	run, _ := res["run"].(map[string]any)
+	v, ok := run["verdict_seconds"].(float64)
+	if !ok || v <= 0 || v > 30 {
+		t.Errorf("results.json run.verdict_seconds = %v", run["verdict_seconds"])
+	}
+}

@@ -151,7 +151,7 @@ func runTest(cmd *cobra.Command, plan controller.Plan) error {
 	if res != nil && res.Outcome.Checked != "" {
 		out := cmd.OutOrStdout()
 		printText(out, res.Dir+"/history.jsonl", res.Outcome, nil)
-		fmt.Fprintf(out, "  run: %s in %s, %.0f ops/s; the cluster answered again %s after the workload\n", countsText(res.Outcome.Counts), res.Duration.Round(time.Millisecond), float64(res.Ops)/res.Duration.Seconds(), res.Recovery.Round(time.Millisecond))
+		fmt.Fprintf(out, "  run: %s in %s, %.0f ops/s; the cluster answered again %s after the workload; the verdict came %s after the final phase\n", countsText(res.Outcome.Counts), res.Duration.Round(time.Millisecond), float64(res.Ops)/res.Duration.Seconds(), res.Recovery.Round(time.Millisecond), res.Verdict.Round(time.Millisecond))
 		fmt.Fprintf(out, "  store: %s\n", res.Dir)
 	}
 	if err != nil {
