@@ -50,9 +50,8 @@ func (*Checker) Name() string { return Name }
 
 // Details is the bank checker's account in results.json.
 type Details struct {
-	Keys        int      `json:"keys,omitempty"`
-	FailedKeys  []string `json:"failed-keys,omitempty"`
-	UnknownKeys []string `json:"unknown-keys,omitempty"`
+	// Keyed: how many keys, and which were invalid or undecided.
+	wl.Keyed
 	// Banks says, per key (one, "", for a history without keys), what
 	// the reads were checked against.
 	Banks            []Bank `json:"banks"`
@@ -193,17 +192,11 @@ func (c *Checker) Check(ctx context.Context, h histories.History) (checker.Resul
 		switch {
 		case len(kbad) > 0:
 			v = checker.Invalid
-			if keyed {
-				d.FailedKeys = append(d.FailedKeys, k)
-			}
 		case len(st.reads) == 0:
 			v = checker.Unknown
-			if keyed {
-				d.UnknownKeys = append(d.UnknownKeys, k)
-			}
 			unknown = append(unknown, wl.KeyPrefix(k)+"no read completed ok, so nothing shows the balances")
 		}
-		valid = checker.Merge(valid, v)
+		valid = checker.Merge(valid, d.Note(keyed, k, v))
 	}
 	slices.SortStableFunc(bad, func(a, b BadRead) int { return int(a.Read.Index - b.Read.Index) })
 	types := map[string]bool{}

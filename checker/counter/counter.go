@@ -32,9 +32,8 @@ func (*Checker) Name() string { return Name }
 
 // Details is the counter checker's account in results.json.
 type Details struct {
-	Keys        int      `json:"keys,omitempty"`
-	FailedKeys  []string `json:"failed-keys,omitempty"`
-	UnknownKeys []string `json:"unknown-keys,omitempty"`
+	// Keyed: how many keys, and which were invalid or undecided.
+	wl.Keyed
 	// AddCount is how many adds were invoked (AcknowledgedCount completed
 	// ok); ReadCount how many reads completed ok.
 	AddCount          int `json:"add-count"`
@@ -208,17 +207,11 @@ func merge(states map[string]*keyState, tl wl.Timeline) checker.Result {
 		switch {
 		case s.nerr > 0:
 			v = checker.Invalid
-			if keyed {
-				d.FailedKeys = append(d.FailedKeys, k)
-			}
 		case s.reads == 0:
 			v = checker.Unknown
-			if keyed {
-				d.UnknownKeys = append(d.UnknownKeys, k)
-			}
 			unknown = append(unknown, wl.KeyPrefix(k)+"no read completed ok, so nothing says what the counter held")
 		}
-		valid = checker.Merge(valid, v)
+		valid = checker.Merge(valid, d.Note(keyed, k, v))
 	}
 	slices.SortStableFunc(d.Errors, func(a, b ReadError) int { return int(a.Read.Index - b.Read.Index) })
 	d.Errors = d.Errors[:min(len(d.Errors), wl.MaxListed)]

@@ -34,9 +34,8 @@ func (*Checker) Name() string { return Name }
 
 // Details is the lock checker's account in results.json.
 type Details struct {
-	Keys        int      `json:"keys,omitempty"`
-	FailedKeys  []string `json:"failed-keys,omitempty"`
-	UnknownKeys []string `json:"unknown-keys,omitempty"`
+	// Keyed: how many keys, and which were invalid or undecided.
+	wl.Keyed
 	// AcquireCount is how many acquires were invoked, AcquiredCount how
 	// many completed ok, CrashedAcquires how many crashed (info or never
 	// completed: possible holders, never counted in an overlap);
@@ -315,17 +314,11 @@ func (c *Checker) Check(ctx context.Context, h histories.History) (checker.Resul
 		switch {
 		case s.noverlap+s.nstale+s.ndup > 0:
 			v = checker.Invalid
-			if keyed {
-				d.FailedKeys = append(d.FailedKeys, k)
-			}
 		case s.acquired == 0 && s.writes == 0:
 			v = checker.Unknown
-			if keyed {
-				d.UnknownKeys = append(d.UnknownKeys, k)
-			}
 			why = append(why, wl.KeyPrefix(k)+"no acquire succeeded, so the lock was never certainly held")
 		}
-		valid = checker.Merge(valid, v)
+		valid = checker.Merge(valid, d.Note(keyed, k, v))
 	}
 	d.Overlaps = d.Overlaps[:min(len(d.Overlaps), wl.MaxListed)]
 	d.StaleTokens = d.StaleTokens[:min(len(d.StaleTokens), wl.MaxListed)]

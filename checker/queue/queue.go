@@ -49,10 +49,9 @@ func (*Total) Name() string { return TotalName }
 // the lists hold distinct elements, sorted, at most 100 (a keyed history
 // lists [key element] pairs).
 type Details struct {
-	ExactlyOnce bool     `json:"exactly-once"`
-	Keys        int      `json:"keys,omitempty"`
-	FailedKeys  []string `json:"failed-keys,omitempty"`
-	UnknownKeys []string `json:"unknown-keys,omitempty"`
+	ExactlyOnce bool `json:"exactly-once"`
+	// Keyed: how many keys, and which were invalid or undecided.
+	wl.Keyed
 	// AttemptCount is how many enqueues were invoked; AcknowledgedCount
 	// how many completed ok; DequeuedCount how many elements ok dequeues
 	// and drains returned; OKCount how many of those an enqueue was
@@ -307,15 +306,9 @@ func (c *Total) Check(ctx context.Context, h histories.History) (checker.Result,
 		}
 		switch v {
 		case checker.Invalid:
-			if keyed {
-				d.FailedKeys = append(d.FailedKeys, k)
-			}
 		case checker.Unknown:
-			if keyed {
-				d.UnknownKeys = append(d.UnknownKeys, k)
-			}
 		}
-		valid = checker.Merge(valid, v)
+		valid = checker.Merge(valid, d.Note(keyed, k, v))
 	}
 	byElem := func(a, b tagged) int {
 		if c := wl.CompareKeys(a.key, b.key); c != 0 {

@@ -23,9 +23,8 @@ func (*Unordered) Name() string { return UnorderedName }
 // UnorderedDetails is the unordered queue checker's account in
 // results.json.
 type UnorderedDetails struct {
-	Keys        int      `json:"keys,omitempty"`
-	FailedKeys  []string `json:"failed-keys,omitempty"`
-	UnknownKeys []string `json:"unknown-keys,omitempty"`
+	// Keyed: how many keys, and which were invalid or undecided.
+	wl.Keyed
 	// EnqueueCount is how many enqueues were invoked and did not fail;
 	// DequeuedCount how many elements ok dequeues and drains returned;
 	// Remaining how many enqueued elements no dequeue took (Jepsen's
@@ -149,17 +148,11 @@ func (*Unordered) Check(ctx context.Context, h histories.History) (checker.Resul
 		switch {
 		case s.impossible > 0:
 			v = checker.Invalid
-			if keyed {
-				d.FailedKeys = append(d.FailedKeys, k)
-			}
 		case s.dequeues == 0:
 			v = checker.Unknown
-			if keyed {
-				d.UnknownKeys = append(d.UnknownKeys, k)
-			}
 			why = append(why, wl.KeyPrefix(k)+"no dequeue or drain completed ok")
 		}
-		valid = checker.Merge(valid, v)
+		valid = checker.Merge(valid, d.Note(keyed, k, v))
 	}
 	res := checker.Result{Valid: valid, Details: d}
 	var parts []string

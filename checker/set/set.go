@@ -57,12 +57,8 @@ const (
 // them; absent in a history without real times.
 type Details struct {
 	Linearizable bool `json:"linearizable"`
-	// Keys is how many keys a keyed history holds (Jepsen's independent
-	// sets); FailedKeys are the invalid ones and UnknownKeys the ones that
-	// could not be decided.
-	Keys        int      `json:"keys,omitempty"`
-	FailedKeys  []string `json:"failed-keys,omitempty"`
-	UnknownKeys []string `json:"unknown-keys,omitempty"`
+	// Keyed: how many keys, and which were invalid or undecided.
+	wl.Keyed
 	// ReadCount is how many reads completed ok.
 	ReadCount int `json:"read-count"`
 	// AttemptCount is how many elements an add was invoked for;
@@ -555,16 +551,8 @@ func merge(ks []*keyResult, keys []string, opts Options, tl wl.Timeline) checker
 	var stableLat, lostLat []float64
 	var unknownWhy []string
 	for _, r := range ks {
-		valid = checker.Merge(valid, r.valid)
-		switch r.valid {
-		case checker.Invalid:
-			if keyed {
-				d.FailedKeys = append(d.FailedKeys, r.key)
-			}
-		case checker.Unknown:
-			if keyed {
-				d.UnknownKeys = append(d.UnknownKeys, r.key)
-			}
+		valid = checker.Merge(valid, d.Note(keyed, r.key, r.valid))
+		if r.valid == checker.Unknown {
 			unknownWhy = append(unknownWhy, wl.KeyPrefix(r.key)+r.unknownWhy)
 		}
 		d.ReadCount += r.reads

@@ -29,9 +29,8 @@ func (*Checker) Name() string { return Name }
 // Details is the unique-ids checker's account in results.json (Jepsen's
 // keys).
 type Details struct {
-	Keys        int      `json:"keys,omitempty"`
-	FailedKeys  []string `json:"failed-keys,omitempty"`
-	UnknownKeys []string `json:"unknown-keys,omitempty"`
+	// Keyed: how many keys, and which were invalid or undecided.
+	wl.Keyed
 	// AttemptedCount is how many generates were invoked,
 	// AcknowledgedCount how many returned an id.
 	AttemptedCount    int `json:"attempted-count"`
@@ -141,17 +140,11 @@ func (*Checker) Check(ctx context.Context, h histories.History) (checker.Result,
 		switch {
 		case n > 0:
 			v = checker.Invalid
-			if keyed {
-				d.FailedKeys = append(d.FailedKeys, k)
-			}
 		case acked == 0:
 			v = checker.Unknown
-			if keyed {
-				d.UnknownKeys = append(d.UnknownKeys, k)
-			}
 			why = append(why, wl.KeyPrefix(k)+"no generate returned an id")
 		}
-		valid = checker.Merge(valid, v)
+		valid = checker.Merge(valid, d.Note(keyed, k, v))
 	}
 	// The ids returned most often first, as Jepsen's; then by id.
 	slices.SortStableFunc(dups, func(a, b Duplicate) int {

@@ -431,3 +431,27 @@ func RefText(r checker.OpRef, tl Timeline) string {
 	}
 	return s + ")"
 }
+
+// Keyed is the per-key part of a workload checker's Details (embedded, so
+// its fields sit beside the checker's own in results.json): how many keys
+// a keyed history holds (Jepsen's independent keys) and which of them
+// were invalid or undecided.
+type Keyed struct {
+	Keys        int      `json:"keys,omitempty"`
+	FailedKeys  []string `json:"failed-keys,omitempty"`
+	UnknownKeys []string `json:"unknown-keys,omitempty"`
+}
+
+// Note records key's verdict v when the history is keyed, and returns v
+// for the caller to merge.
+func (k *Keyed) Note(keyed bool, key string, v checker.Validity) checker.Validity {
+	if keyed {
+		switch v {
+		case checker.Invalid:
+			k.FailedKeys = append(k.FailedKeys, key)
+		case checker.Unknown:
+			k.UnknownKeys = append(k.UnknownKeys, key)
+		}
+	}
+	return v
+}
