@@ -9,28 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline-dev/faultline/workloads/workloadtest"
+
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/workloads"
 )
 
-func take(g workloads.Generator, n int) []workloads.Invocation {
-	out := make([]workloads.Invocation, n)
-	for i := range out {
-		out[i] = g.Next()
-		g.Done(out[i], workloads.Completion{Type: histories.OK})
-	}
-	return out
-}
-
-func TestGeneratorIsDeterministic(t *testing.T) {
-	a, b := take(Default.NewGenerator(7), 3000), take(Default.NewGenerator(7), 3000)
-	if !reflect.DeepEqual(a, b) {
-		t.Fatal("two generators of seed 7 differ")
-	}
-	if reflect.DeepEqual(a, take(Default.NewGenerator(8), 3000)) {
-		t.Fatal("seeds 7 and 8 give the same sequence")
-	}
-}
+func TestGeneratorIsDeterministic(t *testing.T) { workloadtest.Deterministic(t, Default) }
 
 // Jepsen's defaults: accounts 0-7, transfers of 1-5 between two different
 // accounts, as many reads as transfers.
@@ -41,7 +26,7 @@ func TestGeneratorShapes(t *testing.T) {
 	if Default.Total() != 80 {
 		t.Fatalf("total %d, want 80", Default.Total())
 	}
-	invs := take(Default.NewGenerator(2), 4000)
+	invs := workloadtest.Take(Default.NewGenerator(2), 4000)
 	reads := 0
 	pairs := map[string]bool{}
 	amounts := map[int64]bool{}

@@ -6,33 +6,18 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/faultline-dev/faultline/workloads/workloadtest"
+
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/workloads"
 )
 
-func take(g workloads.Generator, n int) []workloads.Invocation {
-	out := make([]workloads.Invocation, n)
-	for i := range out {
-		out[i] = g.Next()
-		g.Done(out[i], workloads.Completion{Type: histories.OK})
-	}
-	return out
-}
-
-func TestGeneratorIsDeterministic(t *testing.T) {
-	a, b := take(Default.NewGenerator(7), 3000), take(Default.NewGenerator(7), 3000)
-	if !reflect.DeepEqual(a, b) {
-		t.Fatal("two generators of seed 7 differ")
-	}
-	if reflect.DeepEqual(a, take(Default.NewGenerator(8), 3000)) {
-		t.Fatal("seeds 7 and 8 give the same sequence")
-	}
-}
+func TestGeneratorIsDeterministic(t *testing.T) { workloadtest.Deterministic(t, Default) }
 
 func TestGeneratorShapes(t *testing.T) {
 	w := &Workload{ActiveKeys: 2, EnqueuesPerKey: 30}
 	g := w.NewGenerator(5)
-	invs := take(g, 3000)
+	invs := workloadtest.Take(g, 3000)
 	enq := map[string]int{}
 	used := map[string]bool{}
 	last := int64(-1)
