@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faultline-dev/faultline/internal/procfs"
 	clockskew "github.com/faultline-dev/faultline/nemesis/clock"
 )
 
@@ -188,7 +189,26 @@ func contAll(ps []Proc) ([]Proc, error) {
 		}
 		done = append(done, p)
 	}
+	// SIGCONT lands asynchronously: wait until no thread is still in its
+	// group stop, so that what comes next (a clock reset's ptrace, above
+	// all) meets running processes and does not leave one stopped.
+	waitResumed(done, 2*time.Second)
 	return done, errors.Join(errs...)
+}
+
+// waitResumed returns once no thread of ps is in a signal stop (T), or
+// after timeout.
+func waitResumed(ps []Proc, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for _, p := range ps {
+		for time.Now().Before(deadline) {
+			states, err := procfs.ThreadStates(p.Pid)
+			if err != nil || !slices.Contains(states, 'T') {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 // skewAll skews every live process of ps.
