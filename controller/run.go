@@ -222,7 +222,11 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		stats.faults = sched.Current
 	}
 	stopProgress := startProgress(opts, plan, stats, rec)
-	workCtx, stopNemesis := context.WithCancel(ctx)
+	// The nemesis stops at the time limit, as the workers do: the
+	// operations still in flight then finish (each within its timeout)
+	// with every fault healed, and no fault starts while they drain or
+	// during the final phase.
+	workCtx, stopNemesis := context.WithTimeout(ctx, time.Duration(plan.TimeLimit))
 	var nemErr error
 	nemDone := make(chan struct{})
 	go func() {

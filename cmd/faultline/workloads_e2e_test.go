@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline-dev/faultline/control/controltest"
 )
@@ -89,6 +90,18 @@ func TestWorkloadsNoFalseAlarmOnEtcd(t *testing.T) {
 			lines := strings.Split(strings.TrimSpace(string(h)), "\n")
 			if last := lines[len(lines)-1]; !strings.Contains(last, c.final) || !strings.Contains(last, `"type":"ok"`) {
 				t.Errorf("the history does not end with the final phase's %s: %s", c.final, last)
+			}
+			// No fault starts after the time limit: the operations
+			// still in flight, and the final phase, run without faults.
+			for _, l := range lines {
+				var op struct {
+					Time    int64  `json:"time"`
+					Process any    `json:"process"`
+					F       string `json:"f"`
+				}
+				if json.Unmarshal([]byte(l), &op) == nil && op.Process == "nemesis" && strings.HasPrefix(op.F, "start-") && op.Time > 15e9 {
+					t.Errorf("a fault started %v into a 15 s run: %s", time.Duration(op.Time), l)
+				}
 			}
 			if left := leftovers(t); len(left) > 0 {
 				t.Fatalf("left behind: %v", left)

@@ -413,10 +413,10 @@ func (t *Target) Stop(ctx context.Context, node string) error {
 	if p == nil {
 		return nil
 	}
-	if err := signalLive(p, syscall.SIGTERM); err != nil {
+	if err := targets.SignalLive(p, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("etcd stop on %s: %w", node, err)
 	}
-	_ = signalLive(p, syscall.SIGCONT)
+	_ = targets.SignalLive(p, syscall.SIGCONT)
 	wctx, cancel := context.WithTimeout(ctx, t.opts.StopTimeout)
 	defer cancel()
 	if _, err := p.Wait(wctx); err == nil {
@@ -440,10 +440,7 @@ func (t *Target) Kill(ctx context.Context, node string) error {
 	if p == nil {
 		return nil
 	}
-	if err := signalLive(p, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("etcd kill on %s: %w", node, err)
-	}
-	if _, err := p.Wait(ctx); err != nil {
+	if err := targets.Kill(ctx, p); err != nil {
 		return fmt.Errorf("etcd kill on %s: %w", node, err)
 	}
 	return t.forget(node, p)
@@ -455,14 +452,6 @@ func (t *Target) forget(node string, p control.Process) error {
 		delete(t.procs, node)
 	}
 	t.mu.Unlock()
-	return nil
-}
-
-// signalLive signals p; a process that has just exited is not an error.
-func signalLive(p control.Process, sig syscall.Signal) error {
-	if err := p.Signal(sig); err != nil && !errors.Is(err, control.ErrExited) {
-		return err
-	}
 	return nil
 }
 

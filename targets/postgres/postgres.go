@@ -428,11 +428,11 @@ func (t *Target) stop(ctx context.Context, node string, timeout time.Duration) e
 		return nil
 	}
 	kids, _ := t.children(ctx, p.Pid())
-	if err := signalLive(p, syscall.SIGINT); err != nil {
+	if err := targets.SignalLive(p, syscall.SIGINT); err != nil {
 		return fmt.Errorf("postgres stop on %s: %w", node, err)
 	}
 	_ = t.signalPids(ctx, "CONT", pidsOf(kids))
-	_ = signalLive(p, syscall.SIGCONT)
+	_ = targets.SignalLive(p, syscall.SIGCONT)
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if _, err := p.Wait(wctx); err == nil {
@@ -458,21 +458,21 @@ func (t *Target) Kill(ctx context.Context, node string) error {
 	}
 	// Stopped, the postmaster forks no child between the listing and the
 	// kill.
-	_ = signalLive(p, syscall.SIGSTOP)
+	_ = targets.SignalLive(p, syscall.SIGSTOP)
 	kids, err := t.children(ctx, p.Pid())
 	if err != nil {
 		// Kill what can be killed; the error is reported below.
 		err = fmt.Errorf("postgres kill on %s: %w", node, err)
 	}
 	_ = t.signalPids(ctx, "KILL", pidsOf(kids))
-	if serr := signalLive(p, syscall.SIGKILL); serr != nil {
+	if serr := targets.SignalLive(p, syscall.SIGKILL); serr != nil {
 		return errors.Join(err, fmt.Errorf("postgres kill on %s: %w", node, serr))
 	}
-	if _, werr := p.Wait(ctx); werr != nil {
+	if werr := targets.WaitGone(ctx, p); werr != nil {
 		return errors.Join(err, fmt.Errorf("postgres kill on %s: %w", node, werr))
 	}
 	t.forget(p)
-	if gerr := t.waitGone(ctx, pidsOf(kids)); gerr != nil {
+	if gerr := t.waitGone(context.WithoutCancel(ctx), pidsOf(kids)); gerr != nil {
 		return errors.Join(err, fmt.Errorf("postgres kill on %s: %w", node, gerr))
 	}
 	return err
@@ -484,14 +484,6 @@ func (t *Target) forget(p control.Process) {
 		t.proc = nil
 	}
 	t.mu.Unlock()
-}
-
-// signalLive signals p; a process that has just exited is not an error.
-func signalLive(p control.Process, sig syscall.Signal) error {
-	if err := p.Signal(sig); err != nil && !errors.Is(err, control.ErrExited) {
-		return err
-	}
-	return nil
 }
 
 // Processes implements targets.DB: the postmaster (the root of the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/control"
+	"github.com/faultline-dev/faultline/targets"
 )
 
 // procKind is one of the two processes a node runs.
@@ -272,10 +273,10 @@ func (t *Target) stopProc(ctx context.Context, node string, k procKind, timeout 
 	if p == nil {
 		return nil
 	}
-	if err := signalLive(p, syscall.SIGTERM); err != nil {
+	if err := targets.SignalLive(p, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("redis stop of the %s on %s: %w", k, node, err)
 	}
-	_ = signalLive(p, syscall.SIGCONT)
+	_ = targets.SignalLive(p, syscall.SIGCONT)
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if _, err := p.Wait(wctx); err == nil {
@@ -285,27 +286,9 @@ func (t *Target) stopProc(ctx context.Context, node string, k procKind, timeout 
 	if ctx.Err() != nil {
 		return fmt.Errorf("redis stop of the %s on %s: %w", k, node, ctx.Err())
 	}
-	if err := killProc(ctx, p); err != nil {
+	if err := targets.Kill(ctx, p); err != nil {
 		return fmt.Errorf("redis stop of the %s on %s: killing it after %v: %w", k, node, timeout, err)
 	}
 	t.forget(node, k, p)
-	return nil
-}
-
-// killProc sends SIGKILL to p (and its process group) and waits until it
-// has gone.
-func killProc(ctx context.Context, p control.Process) error {
-	if err := signalLive(p, syscall.SIGKILL); err != nil {
-		return err
-	}
-	_, err := p.Wait(ctx)
-	return err
-}
-
-// signalLive signals p; a process that has just exited is not an error.
-func signalLive(p control.Process, sig syscall.Signal) error {
-	if err := p.Signal(sig); err != nil && !errors.Is(err, control.ErrExited) {
-		return err
-	}
 	return nil
 }

@@ -379,7 +379,7 @@ func (t *Target) Kill(ctx context.Context, node string) error {
 	var errs []error
 	for _, k := range t.kinds() {
 		if p := t.running(ctx, node, k); p != nil {
-			if err := killProc(ctx, p); err != nil {
+			if err := targets.Kill(ctx, p); err != nil {
 				errs = append(errs, fmt.Errorf("redis kill of the %s on %s: %w", k, node, err))
 				continue
 			}
