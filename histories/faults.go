@@ -105,7 +105,14 @@ type FaultStat struct {
 	Nodes []string `json:"nodes"`
 	// Unhealed counts windows that no stop closed.
 	Unhealed int `json:"unhealed,omitempty"`
+	// Errors are the distinct errors of the failed injections (and of
+	// stops that failed), at most maxFaultErrors of them, in order.
+	Errors []string `json:"errors,omitempty"`
 }
+
+// maxFaultErrors bounds FaultStat.Errors: a fault that fails the same way
+// every time needs one line, not a hundred.
+const maxFaultErrors = 3
 
 // SummarizeFaults sums up each fault of h, in order of first injection
 // (faults that only failed come last).
@@ -142,8 +149,17 @@ func SummarizeFaults(h History) []FaultStat {
 		}
 	}
 	for _, e := range events {
-		if name, start, _ := FaultName(e.F); start && e.Error != "" {
-			stat(name).Failed++
+		name, start, stop := FaultName(e.F)
+		if e.Error == "" || !start && !stop {
+			continue
+		}
+		s := stat(name)
+		if start {
+			s.Failed++
+		}
+		msg := e.F + ": " + e.Error
+		if len(s.Errors) < maxFaultErrors && !slices.Contains(s.Errors, msg) {
+			s.Errors = append(s.Errors, msg)
 		}
 	}
 	for i := range out {

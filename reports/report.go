@@ -577,6 +577,7 @@ func (p *page) faultSummary(stats []histories.FaultStat, a *analysis) {
 		if s.Failed > 0 {
 			notes = append(notes, fmt.Sprintf("%d injection(s) failed (see the nemesis ops)", s.Failed))
 		}
+		notes = append(notes, s.Errors...)
 		if s.Unhealed > 0 {
 			notes = append(notes, fmt.Sprintf("%d never healed within the history", s.Unhealed))
 		}

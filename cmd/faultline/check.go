@@ -311,6 +311,9 @@ func printText(w io.Writer, file string, o suite.Outcome, files []string) {
 		fmt.Fprintf(w, "  faults:")
 		for _, f := range o.Results.Faults {
 			fmt.Fprintf(w, "\n    %s", f)
+			for _, e := range f.Errors {
+				fmt.Fprintf(w, "\n      %s", e)
+			}
 		}
 		fmt.Fprintln(w)
 	}
