@@ -205,6 +205,51 @@ func TestLeaseExpiry(t *testing.T) {
 	t.Logf("healed %v after the controller went (lease 2 s)", elapsed.Round(10*time.Millisecond))
 }
 
+// A controller that dies while its agent holds no fault (between two
+// faults): with Reap, the agent still waits out the lease and then kills
+// what the run spawned, so that the target does not run on for ever.
+func TestLeaseReapsWithoutFaults(t *testing.T) {
+	c := newCluster(t, "n1")
+	ctx := context.Background()
+	exe, _ := os.Executable()
+	dir := c.NodeDir("n1")
+	spawner, err := c.Start(ctx, "n1", control.Cmd{Path: c.Binary("n1"),
+		Args: []string{Command, "spawn", "--log", dir + "/spawned.log", "--dir", dir, "--", exe, "sleeper"}, LogPath: dir + "/spawn.log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spawner.Signal(syscall.SIGKILL)
+	var kids []Proc
+	for deadline := time.Now().Add(10 * time.Second); len(kids) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("spawn recorded no process")
+		}
+		kids, _, _ = spawned(dir)
+	}
+	p := NewPool(c, PoolOptions{Lease: time.Second, Reap: true})
+	if _, err := p.Apply(ctx, "n1", 1, Action{Kind: KindNote, What: "a fault that is over"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Recover(ctx, "n1", 1); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	p.Detach() // the controller dies: no bye, nothing held
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := kids[0].live(); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the spawned process (pid %d) still runs %v after the controller went (lease 1 s, reap)", kids[0].Pid, time.Since(start))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if elapsed := time.Since(start); elapsed < 800*time.Millisecond {
+		t.Errorf("reaped after %v, before the 1 s lease ran out", elapsed)
+	}
+}
+
 // heal from another process undoes what a killed agent left in its
 // ledger.
 func TestHealAfterAgentKilled(t *testing.T) {

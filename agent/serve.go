@@ -206,7 +206,11 @@ func (w *warden) serve(in io.Reader) int {
 			n, held := len(w.order), w.holdsInProcess()
 			w.mu.Unlock()
 			w.log.Printf("the controller's session ended (%d faults held)", n)
-			if n == 0 {
+			// Without a bye the controller died (or lost the node). With
+			// --reap the run's processes go when the lease runs out, held
+			// faults or not: a controller SIGKILLed between two faults
+			// must not leave the target running on this node.
+			if n == 0 && (!w.reap || w.lease == 0) {
 				return w.exit()
 			}
 			if w.lease == 0 && !held {
