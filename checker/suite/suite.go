@@ -51,6 +51,10 @@ type Options struct {
 	// Also is txn.Options.Also: anomalies searched for and reported
 	// without bearing on the verdict.
 	Also []string
+	// Txn is the history's transactions as txn.ReadFile ingested them
+	// (the history then carries no value for them); nil if it was read
+	// otherwise.
+	Txn *txn.Ingested
 }
 
 // Outcome is what checking one history produced.
@@ -117,7 +121,7 @@ func init() {
 		Register(Entry{Name: w, Doc: "Elle's " + w + " transactions, checked for the consistency model's anomalies",
 			Checkers: func(o Options) ([]checker.Checker, error) {
 				return []checker.Checker{checker.Func{N: w, F: func(ctx context.Context, h histories.History) (checker.Result, error) {
-					return txn.CheckContext(ctx, h, txn.Options{Workload: w, ConsistencyModel: o.ConsistencyModel, Timeout: o.Timeout,
+					return txn.CheckIngestedContext(ctx, h, o.Txn, txn.Options{Workload: w, ConsistencyModel: o.ConsistencyModel, Timeout: o.Timeout,
 						Anomalies: o.Anomalies, WFRKeys: o.WFRKeys, Also: o.Also})
 				}}}, nil
 			}})

@@ -66,6 +66,11 @@ func Check(h histories.History, opts Options) (checker.Result, error) {
 // unknown model, anomaly or workload); cancellation or the timeout make the
 // result unknown (cycle-search-timeout), never valid.
 func CheckContext(ctx context.Context, h histories.History, opts Options) (checker.Result, error) {
+	return check(ctx, h, opts, nil)
+}
+
+// check is CheckContext of h with the values vals (nil: h's own).
+func check(ctx context.Context, h histories.History, opts Options, vals opValues) (checker.Result, error) {
 	model := opts.ConsistencyModel
 	if model == "" {
 		model = DefaultModel
@@ -96,7 +101,7 @@ func CheckContext(ctx context.Context, h histories.History, opts Options) (check
 		defer cancel()
 	}
 
-	p, err := parse(h, workload)
+	p, err := parse(h, workload, vals)
 	if err != nil {
 		return checker.Result{}, err
 	}
@@ -396,19 +401,11 @@ func (d *Details) claim() string {
 // writes, else append.
 func inferWorkload(h histories.History) string {
 	for i := range h {
-		v, ok := h[i].Value.([]any)
-		if !ok || h[i].Process == histories.Nemesis {
+		if h[i].Process == histories.Nemesis {
 			continue
 		}
-		for _, m := range v {
-			if mop, ok := m.([]any); ok && len(mop) > 0 {
-				switch mop[0] {
-				case "append":
-					return "append"
-				case "w":
-					return "rw-register"
-				}
-			}
+		if w := inferValue(h[i].Value); w != "" {
+			return w
 		}
 	}
 	return "append"

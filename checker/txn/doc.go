@@ -182,6 +182,21 @@
 // processes, strict-serializable by construction, from AppendHistory in
 // gen.go); see its comment for measured numbers.
 //
+// Reading a history file is most of the work: histories.ReadFile makes
+// every micro-op a []any of boxed values, which parsing then interns.
+// ReadFile (ingest.go) reads faultline's JSONL straight into a compact
+// form instead: line-aligned pieces of the file, scanned in parallel by a
+// scanner of faultline's own op lines, each transaction's micro-ops
+// encoded in a few bytes (keys numbered, integers as varints), and a
+// history whose transactions carry no value (Value nil), for the other
+// checkers of a suite; CheckIngested checks the two, reading the
+// micro-ops from the encoding (values.go: the parser reads micro-ops the
+// same way from either). A line it is not sure of is decoded by histories
+// and kept whole; a bad line sends the whole file to histories.ReadFile,
+// for its error. `faultline check` uses it for append and rw-register
+// JSONL histories (suite.Options.Txn). BenchmarkAppend1MFromFile and its
+// variants (file_bench_unix_test.go) measure it in a fresh process.
+//
 // No graph library is used: the search needs Tarjan and a breadth-first
 // search over (transaction, state) pairs on flat arrays, both small, and
 // the general-purpose Go graph libraries (e.g. gonum/graph) keep nodes and

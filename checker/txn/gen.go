@@ -1,6 +1,8 @@
 package txn
 
 import (
+	"bufio"
+	"io"
 	"math/rand/v2"
 
 	"github.com/faultline-dev/faultline/histories"
@@ -54,7 +56,38 @@ func AppendHistoryWith(o GenOptions) histories.History { return generate(o, fals
 // write skew with writes.
 func RWRegisterHistory(o GenOptions) histories.History { return generate(o, true) }
 
+// WriteAppendHistory writes AppendHistoryWith(o) as JSONL to w, without
+// holding the whole history in memory (ten million transactions take
+// about 10 GB as a histories.History).
+func WriteAppendHistory(w io.Writer, o GenOptions) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	var buf []byte
+	var err error
+	generateTo(o, false, func(ops []histories.Op) {
+		for i := range ops {
+			if err != nil {
+				return
+			}
+			buf, err = histories.AppendJSON(buf[:0], &ops[i])
+			buf = append(buf, '\n')
+			if err == nil {
+				_, err = bw.Write(buf)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
 func generate(o GenOptions, register bool) histories.History {
+	return generateTo(o, register, nil)
+}
+
+// generateTo generates the history; with sink, it is handed the history
+// in order, a run of ops at a time, each op once its value is final.
+func generateTo(o GenOptions, register bool, sink func([]histories.Op)) histories.History {
 	if o.Procs <= 0 {
 		o.Procs = 1
 	}
@@ -67,12 +100,14 @@ func generate(o GenOptions, register bool) histories.History {
 	if o.MaxWritesPerKey <= 0 {
 		o.MaxWritesPerKey = 32
 	}
-	g := &appendGen{o: o, register: register, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed))}
+	g := &appendGen{o: o, register: register, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), sink: sink}
 	g.write = "append"
 	if register {
 		g.write = "w"
 	}
-	g.h = make(histories.History, 0, 2*o.Txns+4)
+	if sink == nil {
+		g.h = make(histories.History, 0, 2*o.Txns+4)
+	}
 	for range o.Keys {
 		g.active = append(g.active, g.freshKey())
 	}
@@ -101,7 +136,24 @@ func generate(o GenOptions, register bool) histories.History {
 			busy--
 		}
 	}
+	g.flush(0)
 	return g.h
+}
+
+// flush hands the sink the ops whose values are final, from the start,
+// once there are more than keep ops held.
+func (g *appendGen) flush(keep int) {
+	if g.sink == nil || len(g.h) <= keep {
+		return
+	}
+	n := 0
+	for n < len(g.h) && g.done[n] {
+		n++
+	}
+	g.sink(g.h[:n])
+	g.base += int64(n)
+	g.h = append(g.h[:0], g.h[n:]...)
+	g.done = append(g.done[:0], g.done[n:]...)
 }
 
 type genKey struct {
@@ -115,6 +167,7 @@ type genKey struct {
 type genSlot struct {
 	proc int
 	mops []any // the txn in flight, as invoked
+	at   int64 // its invocation's index
 }
 
 type appendGen struct {
@@ -126,6 +179,12 @@ type appendGen struct {
 	active   []*genKey
 	nextID   int64
 	slots    []genSlot
+	// With a sink, h holds the ops from index base on, and done says
+	// which of them are final (an invocation is once it completes).
+	sink     func([]histories.Op)
+	base     int64
+	done     []bool
+	planting bool
 }
 
 func (g *appendGen) freshKey() *genKey {
@@ -135,8 +194,11 @@ func (g *appendGen) freshKey() *genKey {
 }
 
 func (g *appendGen) emit(proc int, t histories.Type, v []any) {
-	i := int64(len(g.h))
+	i := g.base + int64(len(g.h))
 	g.h = append(g.h, histories.Op{Index: i, Time: i * 1000, Process: histories.Process(proc), Type: t, F: "txn", Value: v})
+	if g.sink != nil {
+		g.done = append(g.done, t != histories.Invoke || g.planting)
+	}
 }
 
 func (g *appendGen) invoke(s *genSlot) {
@@ -153,6 +215,7 @@ func (g *appendGen) invoke(s *genSlot) {
 		}
 	}
 	s.mops = mops
+	s.at = g.base + int64(len(g.h))
 	// The micro-ops get their keys' names and append values at
 	// completion; the invocation shares them.
 	g.emit(s.proc, histories.Invoke, mops)
@@ -212,6 +275,10 @@ func (g *appendGen) complete(s *genSlot) {
 		t = histories.Info
 	}
 	g.emit(s.proc, t, out)
+	if g.sink != nil {
+		g.done[s.at-g.base] = true
+		g.flush(1 << 14)
+	}
 	s.mops = nil
 	if info {
 		s.proc += len(g.slots)
@@ -239,8 +306,10 @@ func (g *appendGen) plant() {
 	if g.register {
 		empty = nil
 	}
+	g.planting = true
 	g.emit(p1, histories.Invoke, t1)
 	g.emit(p2, histories.Invoke, t2)
+	g.planting = false
 	g.emit(p1, histories.OK, []any{[]any{"r", x.name, empty}, t1[1]})
 	g.emit(p2, histories.OK, []any{[]any{"r", y.name, empty}, t2[1]})
 	x.list, x.writes, x.value = []any{int64(1)}, 1, int64(1)

@@ -149,6 +149,14 @@ func (c *valueCodes) code(v any) (int64, error) {
 	return x, nil
 }
 
+// codeOf is code of a micro-op's value.
+func (c *valueCodes) codeOf(r *rawVal) (int64, error) {
+	if r.kind == rvInt && !c.intern {
+		return r.i, nil
+	}
+	return c.code(r.any())
+}
+
 func (c *valueCodes) value(x int64) any {
 	if !c.intern {
 		return x
@@ -194,7 +202,10 @@ type keyOrder struct {
 
 // parsed is a history as the checker sees it.
 type parsed struct {
-	h        histories.History
+	h histories.History
+	// vals are the ops' values: h's own, or the fast reader's (see
+	// ingest.go), whose history carries none for transactions.
+	vals     opValues
 	workload string
 	txns     []txn
 	mops     []mop
@@ -210,19 +221,24 @@ type parsed struct {
 
 type parser struct {
 	parsed
-	strKeys map[string]int32
-	intKeys map[int64]int32
+	cur, inv mopBuf // the micro-ops of the txn read and of its invocation
+	strKeys  map[string]int32
+	intKeys  map[int64]int32
 }
 
-// parse reads the transactions of h. Its errors name the op.
-func parse(h histories.History, workload string) (*parsed, error) {
+// parse reads the transactions of h, whose values are vals (nil: h's
+// own). Its errors name the op.
+func parse(h histories.History, workload string, vals opValues) (*parsed, error) {
+	if vals == nil {
+		vals = anyValues(h)
+	}
 	pairs, err := histories.Pairs(h, "")
 	if err != nil {
 		return nil, err
 	}
-	p, err := parseWith(h, pairs, workload, false)
+	p, err := parseWith(h, pairs, workload, false, vals)
 	if errors.Is(err, errNeedIntern) {
-		p, err = parseWith(h, pairs, workload, true)
+		p, err = parseWith(h, pairs, workload, true, vals)
 	}
 	if err != nil {
 		return nil, err
@@ -230,16 +246,17 @@ func parse(h histories.History, workload string) (*parsed, error) {
 	return &p.parsed, nil
 }
 
-func parseWith(h histories.History, pairs []histories.Pair, workload string, intern bool) (*parser, error) {
+func parseWith(h histories.History, pairs []histories.Pair, workload string, intern bool, vals opValues) (*parser, error) {
+	if r, ok := vals.(interface{ reset() }); ok {
+		r.reset()
+	}
 	nm := 0
 	for _, pr := range pairs {
-		if v, ok := h[pr.Invoke].Value.([]any); ok {
-			nm += len(v)
-		}
+		nm += vals.count(pr.Invoke)
 	}
 	p := &parser{
 		parsed: parsed{
-			h: h, workload: workload,
+			h: h, workload: workload, vals: vals,
 			txns:  make([]txn, 0, len(pairs)),
 			mops:  make([]mop, 0, nm),
 			elems: make([]elem, 0, nm/2+16),
@@ -264,27 +281,38 @@ func parseWith(h histories.History, pairs []histories.Pair, workload string, int
 	return p, nil
 }
 
-func (p *parser) key(k any) (int32, bool) {
-	switch x := k.(type) {
-	case string:
-		if id, ok := p.strKeys[x]; ok {
+func (p *parser) key(k *rawVal) (int32, bool) {
+	if k.gid != nil && *k.gid >= 0 {
+		return *k.gid, true
+	}
+	id, ok := p.keyID(k)
+	if ok && k.gid != nil {
+		*k.gid = id
+	}
+	return id, ok
+}
+
+func (p *parser) keyID(k *rawVal) (int32, bool) {
+	switch k.kind {
+	case rvStr:
+		if id, ok := p.strKeys[k.s]; ok {
 			return id, true
 		}
-		id := p.newKey(x)
-		p.strKeys[x] = id
+		id := p.newKey(k.s)
+		p.strKeys[k.s] = id
 		return id, true
-	case int64:
-		if id, ok := p.intKeys[x]; ok {
+	case rvInt:
+		if id, ok := p.intKeys[k.i]; ok {
 			return id, true
 		}
 		// The same key may be written as 7 and "7".
-		s := strconv.FormatInt(x, 10)
+		s := strconv.FormatInt(k.i, 10)
 		id, ok := p.strKeys[s]
 		if !ok {
 			id = p.newKey(s)
 			p.strKeys[s] = id
 		}
-		p.intKeys[x] = id
+		p.intKeys[k.i] = id
 		return id, true
 	}
 	return 0, false
@@ -333,55 +361,59 @@ func (p *parser) txn(pr histories.Pair) error {
 		return errAtOp(h, pr.Invoke, "op f is %q; the %s checker reads only transactions (f \"txn\")", h[pr.Invoke].F, p.workload)
 	}
 	ti := int32(len(p.txns))
-	value, ok := h[at].Value.([]any)
-	if !ok {
-		return errAtOp(h, at, "txn value %s is not a list of micro-ops", histories.FormatValue(h[at].Value))
+	cur, inv := &p.cur, &p.inv
+	if !p.vals.mops(at, cur) {
+		return errAtOp(h, at, "txn value %s is not a list of micro-ops", histories.FormatValue(p.vals.value(at)))
 	}
-	var inv []any
-	if t.st == stOK {
+	value := cur.m
+	hasInv := false
+	if sv, ok := p.vals.(interface{ sameOps(a, b int) bool }); t.st == stOK && (!ok || !sv.sameOps(pr.Invoke, at)) {
 		// The completion carries the reads; it must be the same
 		// transaction as the invocation.
-		inv, _ = h[pr.Invoke].Value.([]any)
-		if inv != nil && len(inv) != len(value) {
-			return errAtOp(h, at, "completion has %d micro-ops but its invocation (line %d) has %d", len(value), lineOf(h, pr.Invoke), len(inv))
+		hasInv = p.vals.mops(pr.Invoke, inv)
+		if hasInv && len(inv.m) != len(value) {
+			return errAtOp(h, at, "completion has %d micro-ops but its invocation (line %d) has %d", len(value), lineOf(h, pr.Invoke), len(inv.m))
 		}
 	}
-	for i, raw := range value {
-		m, ok := raw.([]any)
-		if !ok || len(m) != 3 {
-			return errAtOp(h, at, "micro-op %d, %s, is not %s", i, histories.FormatValue(raw), mopForms[p.workload])
+	// raw is micro-op i as the history has it, for messages.
+	raw := func(op, i int) string {
+		return histories.FormatValue(p.vals.value(op).([]any)[i])
+	}
+	for i := range value {
+		m := &value[i]
+		if !m.list3 {
+			return errAtOp(h, at, "micro-op %d, %s, is not %s", i, raw(at, i), mopForms[p.workload])
 		}
-		f, _ := m[0].(string)
-		key, ok := p.key(m[1])
+		key, ok := p.key(&m.key)
 		if !ok {
-			return errAtOp(h, at, "micro-op %d, %s: key must be a string or an integer", i, histories.FormatValue(raw))
+			return errAtOp(h, at, "micro-op %d, %s: key must be a string or an integer", i, raw(at, i))
 		}
 		var mo mop
 		mo.key = key
 		switch {
-		case f == "r":
+		case m.f == "r":
 			mo.f = fRead
-		case f == "append" && p.workload == "append":
+		case m.f == "append" && p.workload == "append":
 			mo.f = fAppend
-		case f == "w" && p.workload == "rw-register":
+		case m.f == "w" && p.workload == "rw-register":
 			mo.f = fWrite
 		default:
-			return errAtOp(h, at, "micro-op %d, %s, is not %s", i, histories.FormatValue(raw), mopForms[p.workload])
+			return errAtOp(h, at, "micro-op %d, %s, is not %s", i, raw(at, i), mopForms[p.workload])
 		}
 		mi := int32(len(p.mops))
 		switch mo.f {
 		case fAppend, fWrite:
-			c, err := p.codes.code(m[2])
+			c, err := p.codes.codeOf(&m.val)
 			if err == errNeedIntern {
 				return err
 			} else if err != nil {
-				return errAtOp(h, at, "micro-op %d, %s: %v", i, histories.FormatValue(raw), err)
+				return errAtOp(h, at, "micro-op %d, %s: %v", i, raw(at, i), err)
 			}
 			s := p.slot(key, c)
 			e := &p.elems[s]
 			if e.writer >= 0 {
 				w := p.txns[e.writer]
-				return errAtOp(h, at, "value %s was already written to key %s by the op at line %d; the %s checker needs unique values per key", histories.FormatValue(m[2]), p.keys[key], lineOf(h, int(w.inv)), p.workload)
+				return errAtOp(h, at, "value %s was already written to key %s by the op at line %d; the %s checker needs unique values per key", histories.FormatValue(m.val.any()), p.keys[key], lineOf(h, int(w.inv)), p.workload)
 			}
 			e.writer, e.wmop = ti, mi
 			mo.slot = s
@@ -393,31 +425,31 @@ func (p *parser) txn(pr histories.Pair) error {
 				break
 			}
 			if p.workload == "append" {
-				if err := p.appendRead(&mo, m[2], ti, mi); err != nil {
+				if err := p.appendRead(&mo, &m.val, ti, mi); err != nil {
 					if err == errNeedIntern {
 						return err
 					}
-					return errAtOp(h, at, "micro-op %d, %s: %v", i, histories.FormatValue(raw), err)
+					return errAtOp(h, at, "micro-op %d, %s: %v", i, raw(at, i), err)
 				}
 				break
 			}
-			if m[2] == nil {
+			if m.val.kind == rvNull {
 				mo.flags |= mopNil
 				mo.slot = -1
 				break
 			}
-			c, err := p.codes.code(m[2])
+			c, err := p.codes.codeOf(&m.val)
 			if err == errNeedIntern {
 				return err
 			} else if err != nil {
-				return errAtOp(h, at, "micro-op %d, %s: %v", i, histories.FormatValue(raw), err)
+				return errAtOp(h, at, "micro-op %d, %s: %v", i, raw(at, i), err)
 			}
 			mo.slot = p.slot(key, c)
 		}
-		if inv != nil {
-			im, _ := inv[i].([]any)
-			if len(im) != 3 || im[0] != m[0] || !sameScalar(im[1], m[1]) || (mo.f != fRead && !sameScalar(im[2], m[2])) {
-				return errAtOp(h, at, "micro-op %d, %s, differs from its invocation's %s (line %d)", i, histories.FormatValue(raw), histories.FormatValue(inv[i]), lineOf(h, pr.Invoke))
+		if hasInv {
+			im := &inv.m[i]
+			if !im.list3 || !im.fStr || im.f != m.f || !im.key.same(&m.key) || (mo.f != fRead && !im.val.same(&m.val)) {
+				return errAtOp(h, at, "micro-op %d, %s, differs from its invocation's %s (line %d)", i, raw(at, i), raw(pr.Invoke, i), lineOf(h, pr.Invoke))
 			}
 		}
 		p.mops = append(p.mops, mo)
@@ -444,21 +476,21 @@ func (p *parser) txn(pr histories.Pair) error {
 // appendRead records a committed read of a list: it is compared with the
 // longest read of its key so far, which it extends, repeats a prefix of, or
 // contradicts.
-func (p *parser) appendRead(mo *mop, v any, ti, mi int32) error {
-	var list []any
-	switch x := v.(type) {
-	case nil:
-	case []any:
-		list = x
+func (p *parser) appendRead(mo *mop, v *rawVal, ti, mi int32) error {
+	var list rawList
+	switch v.kind {
+	case rvNull:
+	case rvList:
+		list = v.list()
 	default:
 		return fmt.Errorf("a read of a list-append key must be a list or null")
 	}
-	mo.n = int32(len(list))
+	mo.n = int32(list.len())
 	mo.slot = -1
 	o := &p.orders[mo.key]
-	m := min(len(list), len(o.vals))
+	m := min(list.len(), len(o.vals))
 	for i := 0; i < m; i++ {
-		c, err := p.codes.code(list[i])
+		c, err := list.code(&p.codes, i)
 		if err != nil {
 			return err
 		}
@@ -469,12 +501,12 @@ func (p *parser) appendRead(mo *mop, v any, ti, mi int32) error {
 				o.incompat = true
 				p.incompatKeys = append(p.incompatKeys, mo.key)
 			}
-			if len(list) > len(o.vals) {
+			if list.len() > len(o.vals) {
 				if err := p.setOrder(o, list, mo.key, ti, mi); err != nil {
 					return err
 				}
 			}
-			c, err := p.codes.code(list[len(list)-1])
+			c, err := list.code(&p.codes, list.len()-1)
 			if err != nil {
 				return err
 			}
@@ -482,29 +514,35 @@ func (p *parser) appendRead(mo *mop, v any, ti, mi int32) error {
 			return nil
 		}
 	}
-	if len(list) > len(o.vals) {
-		for i := len(o.vals); i < len(list); i++ {
-			c, err := p.codes.code(list[i])
+	if list.len() > len(o.vals) {
+		for i := len(o.vals); i < list.len(); i++ {
+			c, err := list.code(&p.codes, i)
 			if err != nil {
 				return err
 			}
-			s := p.slot(mo.key, c)
-			if p.elems[s].pos >= 0 {
-				if o.dupAt < 0 {
-					o.dupAt = int32(i)
-				}
-			} else {
-				p.elems[s].pos = int32(i)
-			}
-			o.vals = append(o.vals, c)
-			o.slots = append(o.slots, s)
+			p.orderAppend(o, mo.key, i, c)
 		}
 		o.lt, o.lm = ti, mi
 	}
-	if len(list) > 0 {
-		mo.slot = o.slots[len(list)-1]
+	if list.len() > 0 {
+		mo.slot = o.slots[list.len()-1]
 	}
 	return nil
+}
+
+// orderAppend puts the element of key with code at position i of its
+// order, noting a duplicate.
+func (p *parser) orderAppend(o *keyOrder, key int32, i int, c int64) {
+	s := p.slot(key, c)
+	if p.elems[s].pos >= 0 {
+		if o.dupAt < 0 {
+			o.dupAt = int32(i)
+		}
+	} else {
+		p.elems[s].pos = int32(i)
+	}
+	o.vals = append(o.vals, c)
+	o.slots = append(o.slots, s)
 }
 
 // sameScalar is a == b for scalars, and false (not a panic) for lists.
@@ -517,26 +555,17 @@ func sameScalar(a, b any) bool {
 }
 
 // setOrder replaces a key's order by list (a longer, incompatible read).
-func (p *parser) setOrder(o *keyOrder, list []any, key, ti, mi int32) error {
+func (p *parser) setOrder(o *keyOrder, list rawList, key, ti, mi int32) error {
 	for _, s := range o.slots {
 		p.elems[s].pos = -1
 	}
 	o.vals, o.slots, o.dupAt = o.vals[:0], o.slots[:0], -1
-	for i, x := range list {
-		c, err := p.codes.code(x)
+	for i := range list.len() {
+		c, err := list.code(&p.codes, i)
 		if err != nil {
 			return err
 		}
-		s := p.slot(key, c)
-		if p.elems[s].pos >= 0 {
-			if o.dupAt < 0 {
-				o.dupAt = int32(i)
-			}
-		} else {
-			p.elems[s].pos = int32(i)
-		}
-		o.vals = append(o.vals, c)
-		o.slots = append(o.slots, s)
+		p.orderAppend(o, key, i, c)
 	}
 	o.lt, o.lm = ti, mi
 	return nil
@@ -614,6 +643,6 @@ func (p *parsed) txnValue(ti int32) []any {
 	if t.st == stOK {
 		at = t.cmp
 	}
-	v, _ := p.h[at].Value.([]any)
+	v, _ := p.vals.value(int(at)).([]any)
 	return v
 }

@@ -186,7 +186,7 @@ func checkOne(stdout io.Writer, format, path, out, independent string, opts suit
 	if err != nil {
 		return 0, err
 	}
-	h, err := histories.ReadFile(file)
+	h, opts, err := readHistory(file, out, independent, opts)
 	// A last line cut off mid-op (a writer that crashed) is dropped, and
 	// said; a bad line anywhere else is an error.
 	var trunc *histories.TruncatedError
@@ -254,6 +254,22 @@ func checkOne(stdout io.Writer, format, path, out, independent string, opts suit
 		}
 	}
 	return o.Results.Valid, nil
+}
+
+// readHistory reads file; a transactional history (append or
+// rw-register, given or inferred) of faultline's JSONL with its
+// transactions in the compact form of txn.ReadFile, handed to the checker
+// in opts.Txn. Written results (out) need the values in the history.
+func readHistory(file, out, independent string, opts suite.Options) (histories.History, suite.Options, error) {
+	if out != "" || independent == "on" || opts.Model != "" || !slices.Contains([]string{"", "append", "rw-register"}, opts.Workload) {
+		h, err := histories.ReadFile(file)
+		return h, opts, err
+	}
+	h, in, err := txn.ReadFile(file, opts.Workload)
+	if in != nil {
+		opts.Txn, opts.Workload = in, in.Workload()
+	}
+	return h, opts, err
 }
 
 // semanticsUsed names the semantics a linearizability check of h under

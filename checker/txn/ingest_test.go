@@ -1,0 +1,144 @@
+package txn
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/faultline-dev/faultline/histories"
+)
+
+// sameCheck checks the file both ways, as histories.ReadFile and Check and
+// as ReadFile and CheckIngested, and fails unless both read the same
+// history (but for the transactions' values) and give the same result.
+// It says whether the fast path took the file.
+func sameCheck(t *testing.T, path string, opts []Options) bool {
+	t.Helper()
+	want, werr := histories.ReadFile(path)
+	got, in, gerr := ReadFile(path, "")
+	if fmt.Sprint(werr) != fmt.Sprint(gerr) {
+		t.Fatalf("%s: read error %v, want %v", path, gerr, werr)
+	}
+	// The readers return a cut-off last line as itself, unwrapped.
+	wt, _ := werr.(*histories.TruncatedError)
+	gt, _ := gerr.(*histories.TruncatedError)
+	if (wt == nil) != (gt == nil) {
+		t.Fatalf("%s: truncation %v, want %v", path, gerr, werr)
+	}
+	if wt != nil {
+		want, got = wt.History, gt.History
+	} else if werr != nil {
+		return in != nil
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d ops, want %d", path, len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if in != nil && in.refs[i] != 0 {
+			if g.Value != nil {
+				t.Fatalf("%s: op %d kept its value", path, i)
+			}
+			g.Value = newEncValues(got, in).value(i)
+		}
+		if !reflect.DeepEqual(w, g) {
+			t.Fatalf("%s: op %d is %#v, want %#v", path, i, g, w)
+		}
+	}
+	for _, o := range opts {
+		wres, werr := Check(want, o)
+		gres, gerr := CheckIngested(got, in, o)
+		if fmt.Sprint(werr) != fmt.Sprint(gerr) {
+			t.Fatalf("%s %+v: check error %v, want %v", path, o, gerr, werr)
+		}
+		wj, _ := json.Marshal(wres)
+		gj, _ := json.Marshal(gres)
+		if string(wj) != string(gj) || wres.Summary != gres.Summary {
+			t.Fatalf("%s %+v: fast path gives\n%s\nwant\n%s", path, o, gj, wj)
+		}
+	}
+	return in != nil
+}
+
+var sameOpts = []Options{
+	{},
+	{ConsistencyModel: "serializable"},
+	{ConsistencyModel: "read-committed", Also: []string{"G2"}},
+	{ConsistencyModel: "snapshot-isolation", Anomalies: []string{"G1"}, WFRKeys: true, MaxCases: 2},
+}
+
+// TestIngestSameAsGeneric: for every transactional JSONL history of the
+// test data, and generated ones with each anomaly the generator plants,
+// the fast reader gives the checker exactly what the general reader
+// does.
+func TestIngestSameAsGeneric(t *testing.T) {
+	var files []string
+	for _, dir := range []string{"testdata", "../../testdata", "../../../shared/corpora"} {
+		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (filepath.Ext(p) == ".jsonl" || filepath.Ext(p) == ".gz" && filepath.Ext(p[:len(p)-3]) == ".jsonl") {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	dir := t.TempDir()
+	gen := map[string]histories.History{}
+	for _, reg := range []bool{false, true} {
+		for i, o := range []GenOptions{
+			{Seed: 1, Txns: 3000, Procs: 10, Keys: 8, OpsPerTxn: 4},
+			{Seed: 2, Txns: 3000, Procs: 10, Keys: 5, OpsPerTxn: 6, FailRate: 0.1, InfoRate: 0.1},
+			{Seed: 3, Txns: 3000, Procs: 20, Keys: 5, OpsPerTxn: 4, StaleReads: 0.05, MaxWritesPerKey: 8},
+			{Seed: 4, Txns: 3000, Procs: 10, Keys: 8, OpsPerTxn: 4, PlantG2: true, InfoRate: 0.05},
+			{Seed: 5, Txns: 20000, Procs: 50, Keys: 30, OpsPerTxn: 4, StaleReads: 0.01, FailRate: 0.02},
+		} {
+			h, name := AppendHistoryWith(o), fmt.Sprintf("append-%d.jsonl", i)
+			if reg {
+				h, name = RWRegisterHistory(o), fmt.Sprintf("register-%d.jsonl", i)
+			}
+			gen[name] = h
+		}
+	}
+	for name, h := range gen {
+		p := filepath.Join(dir, name)
+		writeJSONLFile(t, p, h, false)
+		files = append(files, p)
+	}
+	p := filepath.Join(dir, "append-1.jsonl.gz")
+	writeJSONLFile(t, p, gen["append-1.jsonl"], true)
+	files = append(files, p)
+	fast := 0
+	for _, p := range files {
+		if sameCheck(t, p, sameOpts) {
+			fast++
+		}
+	}
+	if fast < len(gen)+1 {
+		t.Errorf("the fast reader took %d of %d files", fast, len(files))
+	}
+}
+
+func writeJSONLFile(t testing.TB, path string, h histories.History, compress bool) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !compress {
+		if err := histories.WriteJSONL(f, h); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	zw := gzip.NewWriter(f)
+	if err := histories.WriteJSONL(zw, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
