@@ -13,7 +13,16 @@
 // checker (Wing & Gong's search with Lowe's memoisation) that also draws the
 // HTML visualization of a failing history. faultline builds porcupine's operations directly from the
 // history (no per-op allocation: inputs point at decoded ops, register states
-// point at values in them) and checks each key on its own, in parallel.
+// point at values in them) and checks each key on its own, in parallel. A
+// worker decodes the next key into the buffers of the last one it found
+// linearizable, so that a history of many keys makes no garbage the size of
+// the history. In a history of several keys, a key is searched without
+// porcupine's partial linearizations (which cost at every step back and
+// explain only a violation), and a key found not linearizable is searched
+// again with them; a history of one key is searched with them at once.
+// The tests compare every verdict with plain porcupine's (straightforward
+// models, porcupine's own partitioning) on the corpora and on generated
+// histories.
 //
 // Every model state carries a hash (a value's is computed once when the
 // history is decoded, an appended string's on the append, a

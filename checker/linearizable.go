@@ -110,6 +110,7 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var spare *prepared // buffers of a key done with, for the next
 			for {
 				j, alone, ok := q.pop()
 				if !ok {
@@ -125,7 +126,7 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 				}
 				if j.prep == nil {
 					var out keyOutcome
-					if j.prep, out = c.prepare(&keys[j.key]); j.prep == nil {
+					if j.prep, out = c.prepare(&keys[j.key], spare); j.prep == nil {
 						outs[j.key] = out
 						if out.status == keyError {
 							c.failed.Store(true)
@@ -139,7 +140,11 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 					budget = 0 // nothing else waits: search to the end (or the deadline)
 				}
 				out := c.search(j.prep, budget)
+				spare = nil
 				switch out.status {
+				case keyOK, keyUndecided, keyStopped:
+					spare = j.prep // nothing keeps it
+					outs[j.key] = out
 				case keyDeferred:
 					j.budget *= budgetGrowth
 					q.push(j)
@@ -304,18 +309,25 @@ type failedKey struct {
 
 // prepared is a key's ops, decoded, and porcupine's ops over them.
 type prepared struct {
-	key  string
-	ops  []lop
-	part *partition
-	pops []porcupine.Operation
+	key   string
+	ops   []lop
+	part  *partition
+	pops  []porcupine.Operation
+	procs []int // scratch of porcupineOps
 }
 
 // prepare decodes a key's ops. A nil prepared comes with the key's outcome:
-// an error, or nothing to check.
-func (c *run) prepare(k *keyPairs) (*prepared, keyOutcome) {
+// an error, or nothing to check. The buffers of spare, a prepared key that
+// nothing refers to any more, are used again if it is not nil: a worker
+// goes through thousands of keys of a large history, and their ops would
+// otherwise be garbage as large as the history.
+func (c *run) prepare(k *keyPairs, spare *prepared) (*prepared, keyOutcome) {
 	h, pairs, def := c.h, c.pairs, c.def
 	part := &partition{h: h, key: k.key, knossos: c.knossos}
-	ops := make([]lop, 0, len(k.pairs))
+	if spare == nil {
+		spare = &prepared{}
+	}
+	ops := slices.Grow(spare.ops[:0], len(k.pairs))
 	for _, pi := range k.pairs {
 		p := pairs[pi]
 		ops = append(ops, lop{inv: p.Invoke, comp: p.Complete, outcome: h.Outcome(p)})
@@ -336,7 +348,10 @@ func (c *run) prepare(k *keyPairs) (*prepared, keyOutcome) {
 	if len(ops) == 0 {
 		return nil, keyOutcome{status: keyOK}
 	}
-	return &prepared{key: k.key, ops: ops, part: part, pops: porcupineOps(h, ops)}, keyOutcome{}
+	p := spare
+	p.key, p.ops, p.part = k.key, ops, part
+	p.pops, p.procs = porcupineOps(h, ops, p.pops, p.procs)
+	return p, keyOutcome{}
 }
 
 // search runs porcupine on a prepared key for at most budget (0: no limit)
@@ -368,7 +383,22 @@ func (c *run) search(p *prepared, budget time.Duration) keyOutcome {
 			return model.Step(state, input, output)
 		}
 	}
-	res, info := porcupine.CheckOperationsVerbose(stopping, p.pops, timeout)
+	// The partial linearizations that explain a violation cost porcupine
+	// time and memory at every step back, for nothing when the key is
+	// linearizable, as most keys of a history of many are: those are
+	// searched without, and a key found not linearizable searched again
+	// with them (the same search: porcupine's is deterministic). A history
+	// of one key is searched with them at once.
+	var res porcupine.CheckResult
+	var info porcupine.LinearizationInfo
+	if c.single {
+		res, info = porcupine.CheckOperationsVerbose(stopping, p.pops, timeout)
+	} else {
+		res = porcupine.CheckOperationsTimeout(stopping, p.pops, timeout)
+		if res == porcupine.Illegal && !aborted {
+			res, info = porcupine.CheckOperationsVerbose(model, p.pops, 0)
+		}
+	}
 	switch {
 	case res == porcupine.Ok:
 		return keyOutcome{status: keyOK, ops: n}
@@ -388,8 +418,8 @@ func (c *run) search(p *prepared, budget time.Duration) keyOutcome {
 // called at its invocation's index and returns at its completion's, or
 // never (math.MaxInt64) if its outcome is unknown. Processes become dense
 // rows for the visualization.
-func porcupineOps(h histories.History, ops []lop) []porcupine.Operation {
-	procs := make([]int, 0, len(ops))
+func porcupineOps(h histories.History, ops []lop, pops []porcupine.Operation, procs []int) ([]porcupine.Operation, []int) {
+	procs = procs[:0]
 	for i := range ops {
 		procs = append(procs, int(h[ops[i].inv].Process))
 	}
@@ -400,7 +430,7 @@ func porcupineOps(h histories.History, ops []lop) []porcupine.Operation {
 			uniq = append(uniq, p)
 		}
 	}
-	pops := make([]porcupine.Operation, len(ops))
+	pops = slices.Grow(pops[:0], len(ops))
 	for i := range ops {
 		o := &ops[i]
 		ret := int64(math.MaxInt64)
@@ -408,9 +438,9 @@ func porcupineOps(h histories.History, ops []lop) []porcupine.Operation {
 			ret = h[o.comp].Index
 		}
 		row, _ := slices.BinarySearch(uniq, int(h[o.inv].Process))
-		pops[i] = porcupine.Operation{ClientId: row, Input: o, Call: h[o.inv].Index, Return: ret, Metadata: o}
+		pops = append(pops, porcupine.Operation{ClientId: row, Input: o, Call: h[o.inv].Index, Return: ret, Metadata: o})
 	}
-	return pops
+	return pops, procs
 }
 
 func linearizableResult(def *modelDef, sem histories.Semantics, keys []keyPairs, outs []keyOutcome, timeout, grace time.Duration) (Result, *Linearization, error) {

@@ -20,12 +20,33 @@ func decodeFast(b []byte, o *Op) (ok bool) {
 
 // fastDecoder is decodeFast with state kept from line to line, for a reader
 // of many lines (one per goroutine): a scratch stack that arrays are parsed
-// onto, so each array is allocated once at its final size, and the short
-// strings seen so far ("txn", "append", "r", keys, node names), so that a
-// million ops share a handful of them.
+// onto, so each array is allocated once at its final size (cut from a slab
+// shared by many arrays), and the short strings seen so far ("txn",
+// "append", "r", keys, node names), so that a million ops share a handful
+// of them. Field names and types are matched without being made strings.
 type fastDecoder struct {
 	stack []any
 	strs  map[string]string
+	slab  []any
+}
+
+// slabSize is how many array elements a decoder allocates at once: the
+// short arrays of a history ([old new] of a cas, a txn's micro-ops) are cut
+// from one allocation rather than made one by one.
+const slabSize = 1024
+
+// slice returns a new []any of n elements, its capacity n, so that an
+// append to it copies rather than writing into its neighbour's elements.
+func (d *fastDecoder) slice(n int) []any {
+	if n > slabSize/8 {
+		return make([]any, n)
+	}
+	if len(d.slab) < n {
+		d.slab = make([]any, slabSize)
+	}
+	out := d.slab[:n:n]
+	d.slab = d.slab[n:]
+	return out
 }
 
 // maxInterned bounds the interned strings: past it, new ones are not kept
@@ -47,7 +68,7 @@ func (d *fastDecoder) decode(b []byte, o *Op) (ok bool) {
 	}
 	for {
 		p.ws()
-		key, kok := p.str()
+		key, kok := p.raw()
 		if !kok {
 			return false
 		}
@@ -57,7 +78,7 @@ func (d *fastDecoder) decode(b []byte, o *Op) (ok bool) {
 		}
 		p.ws()
 		var bit int
-		switch key {
+		switch string(key) { // no allocation, and the names are not interned
 		case "index":
 			bit = 1
 			n, nok := p.int()
@@ -75,8 +96,8 @@ func (d *fastDecoder) decode(b []byte, o *Op) (ok bool) {
 		case "process":
 			bit = 4
 			if p.peek() == '"' {
-				s, sok := p.str()
-				if !sok || s != "nemesis" {
+				s, sok := p.raw()
+				if !sok || string(s) != "nemesis" {
 					return false
 				}
 				o.Process = Nemesis
@@ -90,15 +111,22 @@ func (d *fastDecoder) decode(b []byte, o *Op) (ok bool) {
 			haveProcess = true
 		case "type":
 			bit = 8
-			s, sok := p.str()
+			s, sok := p.raw()
 			if !sok {
 				return false
 			}
-			t, err := ParseType(s)
-			if err != nil || (len(s) > 0 && s[0] == ':') {
+			switch string(s) {
+			case "invoke":
+				o.Type = Invoke
+			case "ok":
+				o.Type = OK
+			case "fail":
+				o.Type = Fail
+			case "info":
+				o.Type = Info
+			default:
 				return false
 			}
-			o.Type = t
 			haveType = true
 		case "f":
 			bit = 16
@@ -232,26 +260,38 @@ func (p *fastParser) lit(s string) bool {
 
 // str reads a string without escapes or control characters.
 func (p *fastParser) str() (string, bool) {
-	if !p.eat('"') {
+	s, ok := p.raw()
+	if !ok {
 		return "", false
 	}
+	return p.d.intern(s), true
+}
+
+// raw reads a string without escapes or control characters, as the bytes
+// between its quotes (valid UTF-8), which stay in the line.
+func (p *fastParser) raw() ([]byte, bool) {
+	if !p.eat('"') {
+		return nil, false
+	}
 	start := p.i
+	var high byte // the OR of the bytes: ASCII needs no UTF-8 check
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
 			s := p.b[start:p.i]
 			p.i++
-			if !utf8.Valid(s) {
-				return "", false
+			if high >= 0x80 && !utf8.Valid(s) {
+				return nil, false
 			}
-			return p.d.intern(s), true
+			return s, true
 		case c == '\\' || c < 0x20:
-			return "", false
+			return nil, false
 		}
+		high |= c
 		p.i++
 	}
-	return "", false
+	return nil, false
 }
 
 // intern returns s as a string, the same one for the same short bytes.
@@ -342,7 +382,7 @@ func (p *fastParser) value(depth int) (any, bool) {
 			if !p.eat(']') {
 				return nil, false
 			}
-			out := make([]any, len(p.d.stack)-base)
+			out := p.d.slice(len(p.d.stack) - base)
 			copy(out, p.d.stack[base:])
 			clear(p.d.stack[base:]) // keep nothing alive from the stack
 			return out, true

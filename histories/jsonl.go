@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"strconv"
-	"sync"
 )
 
 // wireOp is the JSONL form of an Op, decoded strictly: unknown fields are
@@ -138,96 +136,11 @@ func normalizeJSON(v any) (any, error) {
 // cut off mid-op (no newline after it: a writer that crashed mid-write) is
 // a *TruncatedError carrying every complete op before it, so a caller can
 // check those and say what was dropped; a bad line anywhere else is an
-// error naming the line. Lines are decoded in parallel, one range of lines
-// per CPU.
+// error naming the line. The input is read in chunks of whole lines, which
+// are decoded in parallel, one chunk per CPU at a time, as the next ones
+// are read (see readJSONLStream).
 func ReadJSONL(r io.Reader, file string) (History, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, &ParseError{File: file, Msg: "reading", Err: err}
-	}
-	return readJSONLBytes(data, file)
-}
-
-// readJSONLBytes is ReadJSONL of a file already in memory.
-func readJSONLBytes(data []byte, file string) (History, error) {
-	// Where each non-blank line starts and ends, and its number.
-	type span struct{ start, end, line int }
-	spans := make([]span, 0, bytes.Count(data, []byte{'\n'})+1)
-	for pos, line := 0, 1; pos < len(data); line++ {
-		end := bytes.IndexByte(data[pos:], '\n')
-		if end < 0 {
-			end = len(data)
-		} else {
-			end += pos
-		}
-		if len(bytes.TrimSpace(data[pos:end])) > 0 {
-			spans = append(spans, span{pos, end, line})
-		}
-		pos = end + 1
-	}
-	h := make(History, len(spans))
-	workers := runtime.GOMAXPROCS(0)
-	if len(spans) < 4096 {
-		workers = 1
-	}
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	per := (len(spans) + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*per, min((w+1)*per, len(spans))
-		wg.Add(1)
-		go func(w, lo, hi int) {
-			defer wg.Done()
-			var dec fastDecoder
-			for i := lo; i < hi; i++ {
-				sp := spans[i]
-				if err := dec.unmarshal(bytes.TrimSpace(data[sp.start:sp.end]), &h[i]); err != nil {
-					errs[w] = &ParseError{File: file, Line: sp.line, Msg: "bad op", Err: err}
-					return
-				}
-				h[i].Line = sp.line
-			}
-		}(w, lo, hi)
-	}
-	wg.Wait()
-	// The first error in file order.
-	var tail *TruncatedError
-	for w, err := range errs {
-		if err == nil {
-			continue
-		}
-		var pe *ParseError
-		last := spans[len(spans)-1]
-		if text := bytes.TrimSpace(data[last.start:last.end]); w == workers-1 && errors.As(err, &pe) && pe.Line == last.line &&
-			last.end == len(data) && text[0] == '{' && !json.Valid(text) {
-			// Only the last line, with no newline, and the start of a
-			// JSON object that ends too soon: cut off.
-			tail = &TruncatedError{File: file, Line: last.line, Bytes: last.end - last.start, Err: err}
-			h = h[:len(h)-1]
-			break
-		}
-		return nil, err
-	}
-	indexed := 0
-	for i := range h {
-		if h[i].Index >= 0 {
-			indexed++
-		}
-	}
-	if indexed == 0 {
-		h.Renumber()
-	} else if indexed != len(h) {
-		for _, op := range h {
-			if op.Index < 0 {
-				return nil, errAt(file, op.Line, "op has no index while others do")
-			}
-		}
-	}
-	if tail != nil {
-		tail.History = h
-		return nil, tail
-	}
-	return h, nil
+	return readJSONLStream(r, file, 0)
 }
 
 // TruncatedError says a history's last line was cut off mid-op, as a

@@ -79,17 +79,12 @@ func ReadFile(path string) (History, error) {
 		return nil, err
 	}
 	if format == FormatJSONL && !compressed {
-		// A plain file: read it whole into a buffer of its size, not
-		// one grown as it is read (a history can be gigabytes). The
-		// buffer still grows if the file does (a run still recording).
-		var buf bytes.Buffer
+		// A plain file: its size says how many ops to make room for.
+		var size int64
 		if st, err := f.Stat(); err == nil {
-			buf.Grow(int(st.Size()) + bytes.MinRead)
+			size = st.Size()
 		}
-		if _, err := buf.ReadFrom(br); err != nil {
-			return nil, &ParseError{File: p, Msg: "reading", Err: err}
-		}
-		return readJSONLBytes(buf.Bytes(), p)
+		return readJSONLStream(br, p, size)
 	}
 	return Read(br, p, format)
 }
