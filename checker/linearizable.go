@@ -44,7 +44,19 @@ type LinearizableOptions struct {
 	// (History.Semantics: Knossos' for Jepsen's formats, faultline's for
 	// its JSONL).
 	Semantics histories.Semantics
-	_         struct{}
+	// Known are keys already found linearizable under the same options
+	// (by a check of their ops alone, as `faultline run` does for keys the
+	// workload retired while the run went on). A key whose invocations in
+	// h number KnownKey.Invocations is counted as linearizable with
+	// KnownKey.Ops ops and not searched again; any other key is searched.
+	Known map[string]KnownKey
+	_     struct{}
+}
+
+// KnownKey is what Known says of a key found linearizable: its invocations
+// when it was checked, and the ops the check counted (LinearizableDetails.Ops).
+type KnownKey struct {
+	Invocations, Ops int
 }
 
 // DefaultViolationGrace is ViolationGrace's default.
@@ -98,14 +110,18 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 	}
 	c := &run{h: h, pairs: pairs, def: def, init: init, deadline: deadline, single: len(keys) == 1, knossos: sem == histories.SemanticsKnossos}
 	outs := make([]keyOutcome, len(keys))
-	q := &queue{jobs: make([]job, len(keys))}
+	q := &queue{jobs: make([]job, 0, len(keys))}
 	for i := range keys {
-		q.jobs[i] = job{key: i, budget: firstBudget}
+		if kk, ok := opts.Known[keys[i].key]; ok && kk.Invocations == len(keys[i].pairs) {
+			outs[i] = keyOutcome{status: keyOK, ops: kk.Ops}
+			continue
+		}
+		q.jobs = append(q.jobs, job{key: i, budget: firstBudget})
 	}
 	var violation sync.Once
 	var graceTimer *time.Timer
 	var wg sync.WaitGroup
-	workers := min(runtime.GOMAXPROCS(0), len(keys))
+	workers := min(runtime.GOMAXPROCS(0), len(q.jobs))
 	for range workers {
 		wg.Add(1)
 		go func() {

@@ -189,11 +189,30 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		logf("store/latest: %v", err)
 	}
 
+	copts := wl.Check()
+	if copts.ConsistencyModel == "" {
+		// The target says what it promises (e.g. PostgreSQL's isolation).
+		if c, ok := sys.(interface{ ConsistencyModel() string }); ok {
+			copts.ConsistencyModel = c.ConsistencyModel()
+		}
+		if c, ok := sys.(interface{ ClaimedBy() string }); ok && copts.ConsistencyModel != "" {
+			info.ClaimedBy = c.ClaimedBy()
+		}
+	}
 	histPath := filepath.Join(dir, "history.jsonl")
 	rec, err := histories.Create(histPath)
 	if err != nil {
 		return res, err
 	}
+	// The history is checked as it is recorded (see online).
+	keyOps := 0
+	lin, perKey := suite.LinearizableFor(copts)
+	if kr, ok := wl.(workloads.KeyRetirer); ok && perKey {
+		keyOps = kr.KeyOps()
+	}
+	on := newOnline(keyOps, lin)
+	defer on.finish()
+	rec.Tee(on.add)
 	stats := &counters{}
 	var sched *nemesis.Schedule
 	if len(plan.Nemesis) > 0 {
@@ -288,32 +307,53 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if res.Duration > 0 {
 		info.OpsPerSecond = float64(workOps) / res.Duration.Seconds()
 	}
-	teardown()
-
-	// Check what was recorded, read back from disk: the file is the record.
+	// Check what was recorded while the cluster is torn down: the history
+	// as the online checker decoded it from the lines written (the file
+	// is the record), or read back from the file if that failed.
 	progress(opts, "checking %d history events…\n", res.Events)
-	h, err := histories.ReadFile(histPath)
-	if err != nil {
-		return res, fmt.Errorf("read back history: %w", err)
+	var (
+		h        histories.History
+		out      suite.Outcome
+		checkErr error
+		checked  = make(chan struct{})
+	)
+	go func() {
+		defer close(checked)
+		defer func() {
+			// Not a crash past the teardown: the error goes the usual way.
+			if p := recover(); p != nil {
+				logf("panic in the check: %v\n%s", p, debug.Stack())
+				checkErr = fmt.Errorf("check: panic: %v", p)
+			}
+		}()
+		var known map[string]checker.KnownKey
+		var oerr error
+		h, known, oerr = on.finish()
+		if oerr != nil || int64(len(h)) != res.Events {
+			logf("online check: %d of %d history events decoded (%v): reading the history back", len(h), res.Events, oerr)
+			known = nil
+			if h, checkErr = histories.ReadFile(histPath); checkErr != nil {
+				checkErr = fmt.Errorf("read back history: %w", checkErr)
+				return
+			}
+		}
+		if len(known) > 0 {
+			logf("online check: %d keys found linearizable during the run", len(known))
+		}
+		copts.Known = known
+		if out, checkErr = suite.Check(h, histPath, copts); checkErr != nil {
+			checkErr = fmt.Errorf("check: %w", checkErr)
+		}
+		res.Verdict = time.Since(finalEnd)
+	}()
+	teardown()
+	<-checked
+	if checkErr != nil {
+		return res, checkErr
 	}
 	counts := histories.Count(h)
 	res.Ops = int64(counts.Ops)
 	info.Ops, info.NemesisEvents, info.HistoryEvents = res.Ops, int64(counts.Nemesis), int64(counts.Events)
-	copts := wl.Check()
-	if copts.ConsistencyModel == "" {
-		// The target says what it promises (e.g. PostgreSQL's isolation).
-		if c, ok := sys.(interface{ ConsistencyModel() string }); ok {
-			copts.ConsistencyModel = c.ConsistencyModel()
-		}
-		if c, ok := sys.(interface{ ClaimedBy() string }); ok && copts.ConsistencyModel != "" {
-			info.ClaimedBy = c.ClaimedBy()
-		}
-	}
-	out, err := suite.Check(h, histPath, copts)
-	if err != nil {
-		return res, fmt.Errorf("check: %w", err)
-	}
-	res.Verdict = time.Since(finalEnd)
 	info.VerdictSeconds = res.Verdict.Seconds()
 	out.Results.Run = info
 	// Faults asked for that never took effect are in the summary too: a

@@ -102,6 +102,15 @@ func TestRunMemory(t *testing.T) {
 	if err != nil || out.Results.Valid != res.Results.Valid {
 		t.Fatalf("recheck: %v %v", out.Results.Valid, err)
 	}
+	// The run checked retired keys while it went on; the result is the
+	// offline check's, to the word.
+	if got, want := res.Results.Checkers["linearizable"].Summary, out.Results.Checkers["linearizable"].Summary; got != want {
+		t.Errorf("the run's linearizability summary %q differs from an offline check's %q", got, want)
+	}
+	log, _ := os.ReadFile(filepath.Join(res.Dir, "faultline.log"))
+	if !strings.Contains(string(log), "keys found linearizable during the run") {
+		t.Errorf("no key was checked online during the run (faultline.log):\n%s", log)
+	}
 }
 
 // A workload the target's client cannot run is refused before anything is

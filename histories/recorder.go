@@ -21,6 +21,7 @@ type Recorder struct {
 	start time.Time
 	err   error
 	count int64
+	tee   func(Op, []byte)
 }
 
 // Create creates (truncating) a history file and starts the clock.
@@ -64,7 +65,22 @@ func (r *Recorder) Record(op Op) (Op, error) {
 	}
 	r.next++
 	r.count++
+	if r.tee != nil {
+		r.tee(op, buf[:len(buf)-1])
+	}
 	return op, nil
+}
+
+// Tee makes every op recorded from now on also go to f, in index order,
+// once it is written, with its line as written (without the newline; the
+// bytes are the recorder's, valid only during the call). f runs under the
+// recorder's lock: it must be quick, e.g. append to a queue that another
+// goroutine works through. An online checker consumes the history this way
+// as it is recorded.
+func (r *Recorder) Tee(f func(op Op, line []byte)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tee = f
 }
 
 // Count is the number of ops recorded.

@@ -38,6 +38,15 @@ type Generator interface {
 	Done(inv Invocation, c Completion)
 }
 
+// KeyRetirer is an optional capability of a Workload whose keys retire:
+// each key is given exactly KeyOps invocations and never another, so that
+// once a key has had them all, each completed, its part of the history is
+// final. An online checker checks such a key while the run goes on (the
+// register workload's keys, checked for linearizability one by one).
+type KeyRetirer interface {
+	KeyOps() int
+}
+
 // FinalGenerator is an optional capability of a Generator: the operations
 // to run once the workload is over, every fault healed and the cluster
 // healthy again (Jepsen's final generator: a set's final reads of every

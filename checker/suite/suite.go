@@ -55,6 +55,36 @@ type Options struct {
 	// (the history then carries no value for them); nil if it was read
 	// otherwise.
 	Txn *txn.Ingested
+	// Known are keys already found linearizable, as an online check during
+	// a run found them (checker.LinearizableOptions.Known).
+	Known map[string]checker.KnownKey
+}
+
+// LinearizableFor is the linearizability check Check runs for opts when
+// the options alone name it (a workload checked for linearizability with
+// its model, or a model); ok is false when they do not (a workload with
+// other checkers, or a model to infer from the history).
+func LinearizableFor(opts Options) (lin checker.LinearizableOptions, ok bool) {
+	entry := Entry{Linearizable: true}
+	if opts.Workload != "" {
+		e, err := Lookup(opts.Workload)
+		if err != nil {
+			return lin, false
+		}
+		entry = e
+	}
+	model := opts.Model
+	if model == "" {
+		model = entry.Model
+	}
+	if !entry.Linearizable || model == "" {
+		return lin, false
+	}
+	return linearizableOptions(opts, model), true
+}
+
+func linearizableOptions(opts Options, model string) checker.LinearizableOptions {
+	return checker.LinearizableOptions{Model: model, Initial: opts.Initial, HasInitial: opts.HasInitial, Timeout: opts.Timeout, Known: opts.Known}
 }
 
 // Outcome is what checking one history produced.
@@ -183,9 +213,7 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 			model = m
 		}
 		t0 := time.Now()
-		res, lin, err := checker.Linearizable(h, checker.LinearizableOptions{
-			Model: model, Initial: opts.Initial, HasInitial: opts.HasInitial, Timeout: opts.Timeout,
-		})
+		res, lin, err := checker.Linearizable(h, linearizableOptions(opts, model))
 		if err != nil {
 			return Outcome{}, prefix(file, err)
 		}

@@ -49,6 +49,10 @@ var Default = &Workload{OpsPerKey: 200, ActiveKeys: 10}
 func init() { workloads.Register(Default) }
 
 func (w *Workload) Name() string { return "register" }
+
+// KeyOps implements workloads.KeyRetirer: a key is given OpsPerKey
+// invocations, then retired.
+func (w *Workload) KeyOps() int { return w.OpsPerKey }
 func (w *Workload) Doc() string {
 	return "independent CAS registers: read/write/cas per key, keys rotate every " + strconv.Itoa(w.OpsPerKey) + " ops; checked per key as cas-register"
 }
