@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -101,10 +102,12 @@ func check(ctx context.Context, h histories.History, opts Options, vals opValues
 		defer cancel()
 	}
 
+	collectIfLarge(len(h) / 2)
 	p, err := parse(h, workload, vals)
 	if err != nil {
 		return checker.Result{}, err
 	}
+	collectIfLarge(len(p.txns))
 	// What to look for: Elle's prohibited-anomaly-types. The reporter
 	// drops anything else, and the unknown conditions are always kept.
 	// inScope decides the verdict; searchScope, with Also, what is
@@ -140,10 +143,18 @@ func check(ctx context.Context, h histories.History, opts Options, vals opValues
 
 	var data inEdges
 	var ex edgeExplainer
+	// anomaliesDone is closed when the anomalies that are not cycles have
+	// all been reported; for list-append that is done while the graph is
+	// built (it reads what the graph does not write, and only it touches
+	// rep and p.codes until then).
+	anomaliesDone := make(chan struct{})
 	switch workload {
 	case "append":
 		ix := buildAppendIndex(p)
-		appendAnomalies(p, ix, rep)
+		go func() {
+			defer close(anomaliesDone)
+			appendAnomalies(p, ix, rep)
+		}()
 		data = appendEdges(p, ix)
 		ex = appendExplainer{p, ix}
 	case "rw-register":
@@ -158,6 +169,7 @@ func check(ctx context.Context, h histories.History, opts Options, vals opValues
 			}
 		}
 		ex = regExplainer{p, ix, wfr}
+		close(anomaliesDone)
 	}
 	// Process and real-time edges only when a class in scope needs them,
 	// as Elle's additional-graphs: a claim of snapshot isolation needs
@@ -177,6 +189,7 @@ func check(ctx context.Context, h histories.History, opts Options, vals opValues
 		producers = append(producers, orderEdges(p, rt))
 	}
 	g := buildGraph(len(p.txns), producers...)
+	<-anomaliesDone
 	d.Edges = len(g.to)
 
 	if d.Edges == 0 {
@@ -196,6 +209,17 @@ func check(ctx context.Context, h histories.History, opts Options, vals opValues
 	// each component must contain.
 	searchCycles(ctx, p, g, rep, ex, d, searchScope)
 	return result(rep, d, model, inScope), nil
+}
+
+// collectIfLarge collects the garbage now if the history has n ≥
+// graphTwoPassMin transactions: before parsing (what reading it left) and
+// after (what parsing dropped), so that what follows is built in its place
+// rather than on top of it, the heap otherwise growing to twice what was
+// live at the last collection. A small history is not worth the pause.
+func collectIfLarge(n int) {
+	if n >= graphTwoPassMin {
+		runtime.GC()
+	}
 }
 
 // searchCycles finds the strongly connected components of the graph and

@@ -221,9 +221,74 @@ type parsed struct {
 
 type parser struct {
 	parsed
-	cur, inv mopBuf // the micro-ops of the txn read and of its invocation
-	strKeys  map[string]int32
-	intKeys  map[int64]int32
+	strKeys map[string]int32
+	intKeys map[int64]int32
+}
+
+// decodedTxn is a transaction's micro-ops, decoded ahead of the parser
+// (see decodeAhead).
+type decodedTxn struct {
+	// cur are the micro-ops of the op read (the completion of an ok txn,
+	// else the invocation); ok is false if its value is not a list.
+	cur mopBuf
+	ok  bool
+	// inv are the invocation's, if hasInv: for an ok txn whose
+	// invocation's micro-ops may differ from its completion's but for the
+	// values read.
+	inv    mopBuf
+	hasInv bool
+}
+
+// decodeBatch is how many transactions decodeAhead hands over at once;
+// decodeBatches how many batches are in flight.
+const (
+	decodeBatch   = 512
+	decodeBatches = 4
+)
+
+// decodeAhead decodes the transactions of pairs, in order and in batches,
+// on another goroutine, so that the parser (which interns keys and values
+// in order, and so runs on one) does only the interning. The batches come
+// on the first channel; each must be given back on the second once parsed.
+// Decoding reads h and vals and writes only the batches. It stops when
+// stop is closed.
+func decodeAhead(h histories.History, pairs []histories.Pair, vals opValues, stop <-chan struct{}) (<-chan []decodedTxn, chan<- []decodedTxn) {
+	full := make(chan []decodedTxn, decodeBatches)
+	free := make(chan []decodedTxn, decodeBatches)
+	for range decodeBatches {
+		free <- make([]decodedTxn, decodeBatch)
+	}
+	sv, hasSame := vals.(interface{ sameOps(a, b int) bool })
+	go func() {
+		defer close(full)
+		for i := 0; i < len(pairs); i += decodeBatch {
+			var b []decodedTxn
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			b = b[:min(decodeBatch, len(pairs)-i)]
+			for j := range b {
+				pr, d := pairs[i+j], &b[j]
+				at, ok := pr.Invoke, h.Outcome(pr) == histories.OK
+				if ok {
+					at = pr.Complete
+				}
+				d.ok = vals.mops(at, &d.cur)
+				d.hasInv = false
+				if d.ok && ok && (!hasSame || !sv.sameOps(pr.Invoke, at)) {
+					d.hasInv = vals.mops(pr.Invoke, &d.inv)
+				}
+			}
+			select {
+			case full <- b:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return full, free
 }
 
 // parse reads the transactions of h, whose values are vals (nil: h's
@@ -268,17 +333,49 @@ func parseWith(h histories.History, pairs []histories.Pair, workload string, int
 	if intern {
 		p.codes.codes = make(map[any]int64)
 	}
-	for _, pr := range pairs {
-		if err := p.txn(pr); err != nil {
-			return nil, err
+	stop := make(chan struct{})
+	defer close(stop)
+	full, free := decodeAhead(h, pairs, vals, stop)
+	i := 0
+	for b := range full {
+		for j := range b {
+			if err := p.txn(pairs[i], &b[j]); err != nil {
+				return nil, err
+			}
+			i++
 		}
+		free <- b
 	}
 	if workload == "append" {
 		if err := p.settleOrders(); err != nil {
 			return nil, err
 		}
 	}
+	p.release()
 	return p, nil
+}
+
+// release drops what only parsing needs: the key maps, each order's
+// values (its elements' own), and the elements by value of every key but
+// those with incompatible reads, which appendG1a looks up.
+func (p *parser) release() {
+	p.strKeys, p.intKeys = nil, nil
+	for k := range p.orders {
+		p.orders[k].vals = nil
+	}
+	if p.workload != "append" || len(p.incompatKeys) == 0 {
+		p.keyEls = nil
+		return
+	}
+	keep := make([]bool, len(p.keyEls))
+	for _, k := range p.incompatKeys {
+		keep[k] = true
+	}
+	for k := range p.keyEls {
+		if !keep[k] {
+			p.keyEls[k] = keyElems{}
+		}
+	}
 }
 
 func (p *parser) key(k *rawVal) (int32, bool) {
@@ -345,7 +442,7 @@ var mopForms = map[string]string{
 	"rw-register": `["w", key, value] or ["r", key, value]`,
 }
 
-func (p *parser) txn(pr histories.Pair) error {
+func (p *parser) txn(pr histories.Pair, d *decodedTxn) error {
 	h := p.h
 	t := txn{inv: int32(pr.Invoke), cmp: int32(pr.Complete), proc: int32(h[pr.Invoke].Process), m0: int32(len(p.mops))}
 	at := pr.Invoke // the op whose value we read
@@ -361,19 +458,14 @@ func (p *parser) txn(pr histories.Pair) error {
 		return errAtOp(h, pr.Invoke, "op f is %q; the %s checker reads only transactions (f \"txn\")", h[pr.Invoke].F, p.workload)
 	}
 	ti := int32(len(p.txns))
-	cur, inv := &p.cur, &p.inv
-	if !p.vals.mops(at, cur) {
+	if !d.ok {
 		return errAtOp(h, at, "txn value %s is not a list of micro-ops", histories.FormatValue(p.vals.value(at)))
 	}
-	value := cur.m
-	hasInv := false
-	if sv, ok := p.vals.(interface{ sameOps(a, b int) bool }); t.st == stOK && (!ok || !sv.sameOps(pr.Invoke, at)) {
-		// The completion carries the reads; it must be the same
-		// transaction as the invocation.
-		hasInv = p.vals.mops(pr.Invoke, inv)
-		if hasInv && len(inv.m) != len(value) {
-			return errAtOp(h, at, "completion has %d micro-ops but its invocation (line %d) has %d", len(value), lineOf(h, pr.Invoke), len(inv.m))
-		}
+	value, inv, hasInv := d.cur.m, &d.inv, d.hasInv
+	// The completion carries the reads; it must be the same transaction
+	// as the invocation.
+	if hasInv && len(inv.m) != len(value) {
+		return errAtOp(h, at, "completion has %d micro-ops but its invocation (line %d) has %d", len(value), lineOf(h, pr.Invoke), len(inv.m))
 	}
 	// raw is micro-op i as the history has it, for messages.
 	raw := func(op, i int) string {
