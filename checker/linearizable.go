@@ -50,6 +50,9 @@ type LinearizableOptions struct {
 	// h number KnownKey.Invocations is counted as linearizable with
 	// KnownKey.Ops ops and not searched again; any other key is searched.
 	Known map[string]KnownKey
+	// Pairs are histories.Pairs(h), when the caller has them already; nil
+	// means Linearizable pairs h itself.
+	Pairs []histories.Pair
 	_     struct{}
 }
 
@@ -90,9 +93,11 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 	if err != nil {
 		return Result{}, nil, fmt.Errorf("model %s: %w", def.name, err)
 	}
-	pairs, err := histories.Pairs(h, "")
-	if err != nil {
-		return Result{}, nil, err
+	pairs := opts.Pairs
+	if pairs == nil {
+		if pairs, err = histories.Pairs(h, ""); err != nil {
+			return Result{}, nil, err
+		}
 	}
 	keys := partitionPairs(h, pairs)
 	sem := opts.Semantics

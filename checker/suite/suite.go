@@ -180,7 +180,8 @@ func one(f func(Options) checker.Checker) Factory {
 // model); a checker that could not decide yields unknown, not an error.
 func Check(h histories.History, file string, opts Options) (Outcome, error) {
 	start := time.Now()
-	if _, err := histories.Pairs(h, file); err != nil {
+	pairs, err := histories.Pairs(h, file)
+	if err != nil {
 		return Outcome{}, err
 	}
 	out := Outcome{Counts: histories.Count(h)}
@@ -213,7 +214,9 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 			model = m
 		}
 		t0 := time.Now()
-		res, lin, err := checker.Linearizable(h, linearizableOptions(opts, model))
+		lo := linearizableOptions(opts, model)
+		lo.Pairs = pairs
+		res, lin, err := checker.Linearizable(h, lo)
 		if err != nil {
 			return Outcome{}, prefix(file, err)
 		}
