@@ -192,6 +192,12 @@ func (c *Client) Acquire(ctx context.Context, name, owner string) (token int64, 
 			got = true
 			return ack
 		})
+		if err != nil && Definite(err) && ctx.Err() != nil {
+			// The context ended while an attempt was being sent (the
+			// connection's deadline is the context's): certainly not
+			// acquired, as when it ends between attempts.
+			return 0, fmt.Errorf("redis acquire %q for %s from %s: %w before the context ended: %w", name, owner, c.node, ErrNotAcquired, err)
+		}
 		if got || (err != nil && !Definite(err)) {
 			c.locks[name] = owner
 		}
