@@ -82,6 +82,9 @@ func ReadEDN(r io.Reader, file string) (History, error) {
 		}
 	}
 	positionTimes := rd.timed == 0 || rd.timed == len(rd.h) && rd.sameTime
+	if !positionTimes && rd.timed < len(rd.h) {
+		rd.fillTimes()
+	}
 	return finishJepsen(rd.h, file, positionTimes)
 }
 
@@ -96,6 +99,30 @@ type ednReader struct {
 	// the first one's.
 	timed    int
 	sameTime bool
+	// untimed are the ops without a :time when others have one.
+	untimed []bool
+}
+
+// fillTimes gives each op without a :time, in a history where others have
+// one, the time of the timed op before it (the first timed op's, at the
+// start): its position would mix op counts with nanoseconds, and an equal
+// time orders nothing, so no real-time precedence is made up.
+func (rd *ednReader) fillTimes() {
+	untimed := func(i int) bool { return i < len(rd.untimed) && rd.untimed[i] }
+	var prev int64
+	for i := range rd.h {
+		if !untimed(i) {
+			prev = rd.h[i].Time
+			break
+		}
+	}
+	for i := range rd.h {
+		if untimed(i) {
+			rd.h[i].Time = prev
+		} else {
+			prev = rd.h[i].Time
+		}
+	}
 }
 
 func (rd *ednReader) addOp(text []byte, line int) error {
@@ -120,6 +147,10 @@ func (rd *ednReader) addOp(text []byte, line int) error {
 			rd.sameTime = false
 		}
 		rd.timed++
+	}
+	if !has.time {
+		rd.untimed = append(rd.untimed, make([]bool, len(rd.h)+1-len(rd.untimed))...)
+		rd.untimed[len(rd.h)] = true
 	}
 	op.Line = line
 	rd.h = append(rd.h, op)

@@ -191,6 +191,12 @@ func TestReadEDNLenientFields(t *testing.T) {
 	if h[0].Time != 5 || h[1].Time != 5 || h[2].Time != 9 {
 		t.Errorf("times %d %d %d", h[0].Time, h[1].Time, h[2].Time)
 	}
+	// An op without a :time among timed ones takes the time of the timed
+	// op before it (the first timed op's, at the start), not its position.
+	h = readEDNString(t, "{:process 0 :type :invoke :f :w :value 1}\n{:process 0 :type :ok :f :w :value 1 :time 5000000000}\n{:process 1 :type :invoke :f :r :value nil}\n{:process 1 :type :ok :f :r :value 1 :time 6000000000}")
+	if got := []int64{h[0].Time, h[1].Time, h[2].Time, h[3].Time}; !reflect.DeepEqual(got, []int64{5e9, 5e9, 5e9, 6e9}) {
+		t.Errorf("times %v, want [5e9 5e9 5e9 6e9]", got)
+	}
 }
 
 // A real jepsen.log starts with jepsen.core's lines and the test's options
