@@ -86,9 +86,14 @@
 //	printf 'faultline-pid %s\n' "$$" >&2; [cd DIR && ]exec [sudo -n --] /usr/bin/env -i
 //	    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 [K=V…] PATH ARGS…
 //
-// with every word single-quoted (' as '\”), so no profile, rc file, alias
-// or variable of the login user reaches the command: it sees PATH, LANG and
-// cmd.Env only. The login shell must be a POSIX shell. The first line on
+// with every word single-quoted (' as '\”), so no alias, function or
+// variable of the login user reaches the command: it sees PATH, LANG and
+// cmd.Env only. The login shell must be a POSIX shell. sshd starts it as
+// `SHELL -c LINE`, which is not a login shell, but some shells still read
+// a start-up file first (Debian's bash reads ~/.bashrc when run by sshd,
+// zsh reads ~/.zshenv): whatever such a file prints ends up in the
+// command's output, so it must print nothing to a non-interactive shell
+// (Debian's default ~/.bashrc returns at once when not interactive). The first line on
 // stderr is the command's pid, which the backend takes off before anyone
 // sees stderr: sshd makes each session's command lead its own process
 // group, so when a context ends the backend kills that group from a second

@@ -35,8 +35,9 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // commandLine is the string sshd hands to the login shell's -c for a
 // command: `[cd DIR && ]exec [sudo -n --] /usr/bin/env -i PATH=… LANG=…
 // [K=V…] PATH ARGS…`, every word quoted. The shell execs away at once, so
-// none of its profile, aliases or the login user's environment reach the
-// command.
+// none of its aliases or the login user's environment reach the command
+// (a start-up file the shell reads before -c, ~/.bashrc or ~/.zshenv, still
+// runs: see the package doc).
 //
 // With reportPid, the shell first writes its pid and a newline to stderr
 // (pidPrefix), which run takes off before anyone sees stderr: the command

@@ -7,7 +7,8 @@
 // A target that supports existing clusters adds Options to its own and
 // builds a Service from them. The service is found by its systemd unit
 // (service=etcd: kill is SIGKILL to the unit's processes, then `systemctl
-// start`; the processes are the unit's MainPID's tree); by a substring of
+// start`; the processes are those of the unit's control group, or its
+// MainPID's tree where the group cannot be read); by a substring of
 // its command line plus a command that starts it (process=… start=…;
 // {node} and {addr} in the command are the node's name and address); or,
 // on a cluster of containers a user runs (control/docker's attach mode),
@@ -129,18 +130,7 @@ func (s *Service) Pids(ctx context.Context, c control.Cluster, node string) ([]i
 		return []int{pid}, nil
 	}
 	if s.Unit != "" {
-		out, err := c.Exec(ctx, node, control.Cmd{Path: "systemctl", Args: []string{"show", "--property", "MainPID", "--value", s.Unit}})
-		if err != nil {
-			return nil, fmt.Errorf("finding %s on %s: %w", s.Unit, node, err)
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
-		if err != nil {
-			return nil, fmt.Errorf("finding %s on %s: systemctl printed %q", s.Unit, node, out)
-		}
-		if pid == 0 {
-			return nil, nil
-		}
-		return []int{pid}, nil
+		return s.unitPids(ctx, c, node)
 	}
 	cmd := control.AgentCmd(c, node, "ps", "--pattern", s.Pattern)
 	cmd.Stderr = new(bytes.Buffer)
@@ -166,6 +156,72 @@ func (s *Service) Pids(ctx context.Context, c control.Cluster, node string) ([]i
 		}
 	}
 	return roots, nil
+}
+
+// unitPids lists the processes of the systemd unit on node: every process
+// of its control group (a unit's processes need not all descend from its
+// main process: ExecStartPre leftovers, forking daemons, helpers), or its
+// MainPID where the group cannot be read; none when it is not running.
+func (s *Service) unitPids(ctx context.Context, c control.Cluster, node string) ([]int, error) {
+	out, err := c.Exec(ctx, node, control.Cmd{Path: "systemctl", Args: []string{"show", "--property", "MainPID", "--property", "ControlGroup", s.Unit}})
+	if err != nil {
+		return nil, fmt.Errorf("finding %s on %s: %w", s.Unit, node, err)
+	}
+	main, cgroup, err := parseUnitShow(out)
+	if err != nil {
+		return nil, fmt.Errorf("finding %s on %s: %w", s.Unit, node, err)
+	}
+	if main == 0 && cgroup == "" {
+		return nil, nil
+	}
+	if cgroup != "" {
+		// The unified hierarchy (cgroup v2), then systemd's own (v1).
+		for _, root := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"} {
+			b, err := c.ReadFile(ctx, node, root+cgroup+"/cgroup.procs")
+			if err != nil {
+				continue
+			}
+			pids, err := parsePids(b)
+			if err != nil {
+				return nil, fmt.Errorf("finding %s on %s: %s%s/cgroup.procs: %w", s.Unit, node, root, cgroup, err)
+			}
+			return pids, nil
+		}
+	}
+	if main == 0 {
+		return nil, nil
+	}
+	return []int{main}, nil
+}
+
+// parseUnitShow reads `systemctl show --property MainPID --property
+// ControlGroup`'s KEY=VALUE lines.
+func parseUnitShow(out []byte) (main int, cgroup string, err error) {
+	for line := range strings.SplitSeq(string(out), "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		switch k {
+		case "MainPID":
+			if main, err = strconv.Atoi(v); err != nil {
+				return 0, "", fmt.Errorf("systemctl printed MainPID=%q", v)
+			}
+		case "ControlGroup":
+			cgroup = v
+		}
+	}
+	return main, cgroup, nil
+}
+
+// parsePids reads a cgroup.procs file: one pid a line.
+func parsePids(b []byte) ([]int, error) {
+	var pids []int
+	for f := range strings.FieldsSeq(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("not a pid: %q", f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
 }
 
 // Kill SIGKILLs the service on node (the unit's processes, or the trees
