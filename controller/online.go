@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/checker/txn"
 	"github.com/faultline-dev/faultline/histories"
 )
 
@@ -15,6 +16,10 @@ import (
 //     would (the same decoder on the same bytes), so the check at the end
 //     needs no read-back: the file stays the record, and what is checked
 //     is what it says.
+//   - For a transactional workload (append, rw-register), it parses each
+//     transaction once it and every one invoked before it have completed
+//     (txn.Stream), so the final check starts from the parsed history and
+//     has only the dependency graph and the cycle search left to do.
 //   - For a workload checked per key for linearizability whose keys retire
 //     (workloads.KeyRetirer: the register workload), it checks each key
 //     with porcupine once the key has had all its invocations and each has
@@ -38,6 +43,7 @@ type online struct {
 	keys    map[string]*onlineKey
 	known   map[string]checker.KnownKey
 	checked int // keys checked online
+	stream  *txn.Stream
 }
 
 // onlineKey is a key in play: the positions of its ops in h, its
@@ -49,10 +55,11 @@ type onlineKey struct {
 }
 
 // newOnline starts an online checker. keyOps > 0 turns on the per-key
-// linearizability checks with lin.
-func newOnline(keyOps int, lin checker.LinearizableOptions) *online {
+// linearizability checks with lin; a transactional workload ("append",
+// "rw-register") the parsing of its transactions.
+func newOnline(keyOps int, lin checker.LinearizableOptions, workload string) *online {
 	o := &online{wake: make(chan struct{}, 1), done: make(chan struct{}), keyOps: keyOps, lin: lin,
-		keys: map[string]*onlineKey{}, known: map[string]checker.KnownKey{}}
+		keys: map[string]*onlineKey{}, known: map[string]checker.KnownKey{}, stream: txn.NewStream(workload)}
 	go o.run()
 	return o
 }
@@ -70,10 +77,11 @@ func (o *online) add(_ histories.Op, line []byte) {
 }
 
 // finish waits until every queued line is decoded and every retired key
-// checked, and returns the history as the file holds it and the keys found
-// linearizable. An error (a line that would not decode) means the caller
-// reads the file back instead.
-func (o *online) finish() (histories.History, map[string]checker.KnownKey, error) {
+// checked, and returns the history as the file holds it, the keys found
+// linearizable and the parsed transactions (nil if the workload has none).
+// An error (a line that would not decode) means the caller reads the file
+// back instead.
+func (o *online) finish() (histories.History, map[string]checker.KnownKey, *txn.Stream, error) {
 	o.mu.Lock()
 	o.closed = true
 	o.mu.Unlock()
@@ -82,7 +90,7 @@ func (o *online) finish() (histories.History, map[string]checker.KnownKey, error
 	default:
 	}
 	<-o.done
-	return o.h, o.known, o.err
+	return o.h, o.known, o.stream, o.err
 }
 
 func (o *online) run() {
@@ -130,6 +138,7 @@ func (o *online) decode(line []byte) {
 	}
 	op.Line = len(o.h) + 1
 	o.h = append(o.h, op)
+	o.stream.Add(o.h, len(o.h)-1)
 	if o.keyOps <= 0 || op.Key == "" || op.Process == histories.Nemesis {
 		return
 	}

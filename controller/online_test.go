@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/checker/suite"
+	"github.com/faultline-dev/faultline/checker/txn"
 	"github.com/faultline-dev/faultline/histories"
 )
 
@@ -11,7 +13,7 @@ import (
 // has had all its invocations and each completed, and leaves the others
 // (and a key that is not linearizable) to the final check.
 func TestOnline(t *testing.T) {
-	o := newOnline(2, checker.LinearizableOptions{Model: "cas-register"})
+	o := newOnline(2, checker.LinearizableOptions{Model: "cas-register"}, "register")
 	ops := []histories.Op{
 		{Process: 0, Type: histories.Invoke, F: "write", Key: "a", Value: int64(1)},
 		{Process: 1, Type: histories.Invoke, F: "read", Key: "b"},
@@ -32,9 +34,12 @@ func TestOnline(t *testing.T) {
 		}
 		o.add(ops[i], line)
 	}
-	h, known, err := o.finish()
+	h, known, stream, err := o.finish()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if stream != nil {
+		t.Error("a register history got a transaction stream")
 	}
 	if len(h) != len(ops) || h[5].Line != 6 || h[5].Value != int64(1) || h[4].F != "start-kill" {
 		t.Fatalf("decoded %d ops: %+v", len(h), h)
@@ -45,9 +50,44 @@ func TestOnline(t *testing.T) {
 		t.Fatalf("known %+v, want only a with 2 invocations and 2 ops", known)
 	}
 
-	o = newOnline(0, checker.LinearizableOptions{})
+	o = newOnline(0, checker.LinearizableOptions{}, "")
 	o.add(histories.Op{}, []byte(`{"index":0,"time":`))
-	if _, _, err := o.finish(); err == nil {
+	if _, _, _, err := o.finish(); err == nil {
 		t.Fatal("a line that does not decode was taken")
+	}
+}
+
+// A transactional history is parsed online, and the check that starts from
+// that parse gives what an offline check of the file gives.
+func TestOnlineTxn(t *testing.T) {
+	h := txn.AppendHistoryWith(txn.GenOptions{Seed: 4, Txns: 3000, Procs: 10, Keys: 8, OpsPerTxn: 4, PlantG2: true, InfoRate: 0.05})
+	o := newOnline(0, checker.LinearizableOptions{}, "append")
+	for i := range h {
+		line, err := histories.AppendJSON(nil, &h[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.add(h[i], line)
+	}
+	got, _, stream, err := o.finish()
+	if err != nil || stream == nil {
+		t.Fatalf("finish: stream %v, %v", stream, err)
+	}
+	// All but those still open when the history ended (the stream parses
+	// a transaction once every one invoked before it has completed).
+	if n := stream.Parsed(); n < 2900 {
+		t.Fatalf("%d transactions parsed online", n)
+	}
+	online, err := suite.Check(got, "", suite.Options{Workload: "append", TxnStream: stream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offline, err := suite.Check(h, "", suite.Options{Workload: "append"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := online.Results.Checkers["append"], offline.Results.Checkers["append"]
+	if a.Valid != checker.Invalid || a.Summary != b.Summary {
+		t.Fatalf("online: %v %s\noffline: %v %s", a.Valid, a.Summary, b.Valid, b.Summary)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/checker/suite"
+	"github.com/faultline-dev/faultline/checker/txn"
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/histories"
 	"github.com/faultline-dev/faultline/nemesis"
@@ -210,7 +211,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if kr, ok := wl.(workloads.KeyRetirer); ok && perKey {
 		keyOps = kr.KeyOps()
 	}
-	on := newOnline(keyOps, lin)
+	on := newOnline(keyOps, lin, copts.Workload)
 	defer on.finish()
 	rec.Tee(on.add)
 	stats := &counters{}
@@ -327,11 +328,12 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 			}
 		}()
 		var known map[string]checker.KnownKey
+		var stream *txn.Stream
 		var oerr error
-		h, known, oerr = on.finish()
+		h, known, stream, oerr = on.finish()
 		if oerr != nil || int64(len(h)) != res.Events {
 			logf("online check: %d of %d history events decoded (%v): reading the history back", len(h), res.Events, oerr)
-			known = nil
+			known, stream = nil, nil
 			if h, checkErr = histories.ReadFile(histPath); checkErr != nil {
 				checkErr = fmt.Errorf("read back history: %w", checkErr)
 				return
@@ -340,7 +342,10 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		if len(known) > 0 {
 			logf("online check: %d keys found linearizable during the run", len(known))
 		}
-		copts.Known = known
+		if n := stream.Parsed(); n > 0 {
+			logf("online check: %d transactions parsed during the run", n)
+		}
+		copts.Known, copts.TxnStream = known, stream
 		if out, checkErr = suite.Check(h, histPath, copts); checkErr != nil {
 			checkErr = fmt.Errorf("check: %w", checkErr)
 		}

@@ -55,6 +55,9 @@ type Options struct {
 	// (the history then carries no value for them); nil if it was read
 	// otherwise.
 	Txn *txn.Ingested
+	// TxnStream is the history's transactions as a run's online check
+	// parsed them while they were recorded (txn.Stream); nil if not.
+	TxnStream *txn.Stream
 	// Known are keys already found linearizable, as an online check during
 	// a run found them (checker.LinearizableOptions.Known).
 	Known map[string]checker.KnownKey
@@ -151,8 +154,12 @@ func init() {
 		Register(Entry{Name: w, Doc: "Elle's " + w + " transactions, checked for the consistency model's anomalies",
 			Checkers: func(o Options) ([]checker.Checker, error) {
 				return []checker.Checker{checker.Func{N: w, F: func(ctx context.Context, h histories.History) (checker.Result, error) {
-					return txn.CheckIngestedContext(ctx, h, o.Txn, txn.Options{Workload: w, ConsistencyModel: o.ConsistencyModel, Timeout: o.Timeout,
-						Anomalies: o.Anomalies, WFRKeys: o.WFRKeys, Also: o.Also})
+					to := txn.Options{Workload: w, ConsistencyModel: o.ConsistencyModel, Timeout: o.Timeout,
+						Anomalies: o.Anomalies, WFRKeys: o.WFRKeys, Also: o.Also}
+					if o.TxnStream != nil {
+						return txn.CheckStreamContext(ctx, h, o.TxnStream, to)
+					}
+					return txn.CheckIngestedContext(ctx, h, o.Txn, to)
 				}}}, nil
 			}})
 	}

@@ -72,6 +72,16 @@ func CheckContext(ctx context.Context, h histories.History, opts Options) (check
 
 // check is CheckContext of h with the values vals (nil: h's own).
 func check(ctx context.Context, h histories.History, opts Options, vals opValues) (checker.Result, error) {
+	return checkFrom(ctx, h, opts, vals, nil)
+}
+
+// checkParsed is CheckContext of h parsed as p (see Stream).
+func checkParsed(ctx context.Context, h histories.History, opts Options, p *parsed) (checker.Result, error) {
+	return checkFrom(ctx, h, opts, nil, p)
+}
+
+// checkFrom is check, or checkParsed when pre is not nil.
+func checkFrom(ctx context.Context, h histories.History, opts Options, vals opValues, pre *parsed) (checker.Result, error) {
 	model := opts.ConsistencyModel
 	if model == "" {
 		model = DefaultModel
@@ -102,10 +112,13 @@ func check(ctx context.Context, h histories.History, opts Options, vals opValues
 		defer cancel()
 	}
 
-	collectIfLarge(len(h) / 2)
-	p, err := parse(h, workload, vals)
-	if err != nil {
-		return checker.Result{}, err
+	p := pre
+	if p == nil {
+		collectIfLarge(len(h) / 2)
+		var err error
+		if p, err = parse(h, workload, vals); err != nil {
+			return checker.Result{}, err
+		}
 	}
 	collectIfLarge(len(p.txns))
 	// What to look for: Elle's prohibited-anomaly-types. The reporter

@@ -86,29 +86,14 @@ func TestIngestSameAsGeneric(t *testing.T) {
 		})
 	}
 	dir := t.TempDir()
-	gen := map[string]histories.History{}
-	for _, reg := range []bool{false, true} {
-		for i, o := range []GenOptions{
-			{Seed: 1, Txns: 3000, Procs: 10, Keys: 8, OpsPerTxn: 4},
-			{Seed: 2, Txns: 3000, Procs: 10, Keys: 5, OpsPerTxn: 6, FailRate: 0.1, InfoRate: 0.1},
-			{Seed: 3, Txns: 3000, Procs: 20, Keys: 5, OpsPerTxn: 4, StaleReads: 0.05, MaxWritesPerKey: 8},
-			{Seed: 4, Txns: 3000, Procs: 10, Keys: 8, OpsPerTxn: 4, PlantG2: true, InfoRate: 0.05},
-			{Seed: 5, Txns: 20000, Procs: 50, Keys: 30, OpsPerTxn: 4, StaleReads: 0.01, FailRate: 0.02},
-		} {
-			h, name := AppendHistoryWith(o), fmt.Sprintf("append-%d.jsonl", i)
-			if reg {
-				h, name = RWRegisterHistory(o), fmt.Sprintf("register-%d.jsonl", i)
-			}
-			gen[name] = h
-		}
-	}
+	gen := generatedHistories()
 	for name, h := range gen {
-		p := filepath.Join(dir, name)
+		p := filepath.Join(dir, name+".jsonl")
 		writeJSONLFile(t, p, h, false)
 		files = append(files, p)
 	}
 	p := filepath.Join(dir, "append-1.jsonl.gz")
-	writeJSONLFile(t, p, gen["append-1.jsonl"], true)
+	writeJSONLFile(t, p, gen["append-1"], true)
 	files = append(files, p)
 	fast := 0
 	for _, p := range files {
@@ -119,6 +104,28 @@ func TestIngestSameAsGeneric(t *testing.T) {
 	if fast < len(gen)+1 {
 		t.Errorf("the fast reader took %d of %d files", fast, len(files))
 	}
+}
+
+// generatedHistories are list-append and rw-register histories with each
+// anomaly the generator plants, by name.
+func generatedHistories() map[string]histories.History {
+	gen := map[string]histories.History{}
+	for _, reg := range []bool{false, true} {
+		for i, o := range []GenOptions{
+			{Seed: 1, Txns: 3000, Procs: 10, Keys: 8, OpsPerTxn: 4},
+			{Seed: 2, Txns: 3000, Procs: 10, Keys: 5, OpsPerTxn: 6, FailRate: 0.1, InfoRate: 0.1},
+			{Seed: 3, Txns: 3000, Procs: 20, Keys: 5, OpsPerTxn: 4, StaleReads: 0.05, MaxWritesPerKey: 8},
+			{Seed: 4, Txns: 3000, Procs: 10, Keys: 8, OpsPerTxn: 4, PlantG2: true, InfoRate: 0.05},
+			{Seed: 5, Txns: 20000, Procs: 50, Keys: 30, OpsPerTxn: 4, StaleReads: 0.01, FailRate: 0.02},
+		} {
+			h, name := AppendHistoryWith(o), fmt.Sprintf("append-%d", i)
+			if reg {
+				h, name = RWRegisterHistory(o), fmt.Sprintf("register-%d", i)
+			}
+			gen[name] = h
+		}
+	}
+	return gen
 }
 
 func writeJSONLFile(t testing.TB, path string, h histories.History, compress bool) {

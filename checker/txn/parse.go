@@ -319,20 +319,7 @@ func parseWith(h histories.History, pairs []histories.Pair, workload string, int
 	for _, pr := range pairs {
 		nm += vals.count(pr.Invoke)
 	}
-	p := &parser{
-		parsed: parsed{
-			h: h, workload: workload, vals: vals,
-			txns:  make([]txn, 0, len(pairs)),
-			mops:  make([]mop, 0, nm),
-			elems: make([]elem, 0, nm/2+16),
-		},
-		strKeys: make(map[string]int32),
-		intKeys: make(map[int64]int32),
-	}
-	p.codes.intern = intern
-	if intern {
-		p.codes.codes = make(map[any]int64)
-	}
+	p := newParser(h, workload, intern, vals, len(pairs), nm)
 	stop := make(chan struct{})
 	defer close(stop)
 	full, free := decodeAhead(h, pairs, vals, stop)
@@ -353,6 +340,25 @@ func parseWith(h histories.History, pairs []histories.Pair, workload string, int
 	}
 	p.release()
 	return p, nil
+}
+
+// newParser is a parser with room for txns transactions of mops micro-ops.
+func newParser(h histories.History, workload string, intern bool, vals opValues, txns, mops int) *parser {
+	p := &parser{
+		parsed: parsed{
+			h: h, workload: workload, vals: vals,
+			txns:  make([]txn, 0, txns),
+			mops:  make([]mop, 0, mops),
+			elems: make([]elem, 0, mops/2+16),
+		},
+		strKeys: make(map[string]int32),
+		intKeys: make(map[int64]int32),
+	}
+	p.codes.intern = intern
+	if intern {
+		p.codes.codes = make(map[any]int64)
+	}
+	return p
 }
 
 // release drops what only parsing needs: the key maps, each order's
