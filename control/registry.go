@@ -127,6 +127,11 @@ type Backend struct {
 	// Defaults fill in a plan that names no nodes: the local backend
 	// makes n1…n5, others need an inventory (nil).
 	DefaultNodes func(n int) []NodeSpec
+	// FindsNodes, if set, says whether New finds the cluster's nodes by
+	// itself with these options (docker's attach mode: the Compose
+	// services), so that a plan's node names are not the cluster's and
+	// faults naming nodes are checked against the cluster only.
+	FindsNodes func(opts options.Values) bool
 	// New makes the cluster (local namespaces) or connects to its nodes
 	// (SSH), ready to run commands and faultline's agent.
 	New func(ctx context.Context, cfg Config) (Cluster, error)

@@ -544,13 +544,19 @@ func (p *Plan) Validate(knownTargets, knownWorkloads, knownNemeses []string) err
 	if p.FaultLease < 0 {
 		bad("fault-lease", "%s: must be positive, or 0 to hold faults until the run heals them", p.FaultLease)
 	}
+	var specs []nemesis.FaultSpec
 	for _, n := range p.Nemesis {
 		name := nemesis.SpecName(n)
 		if !slices.Contains(knownNemeses, name) {
 			bad("nemesis", "unknown fault %q (known: %s)", name, strings.Join(knownNemeses, ", "))
-		} else if _, err := nemesis.ParseFaultSpec(n); err != nil {
+		} else if fs, err := nemesis.ParseFaultSpec(n); err != nil {
 			bad("nemesis", "%v", err)
+		} else {
+			specs = append(specs, fs)
 		}
+	}
+	if len(specs) > 0 {
+		p.checkFaults(specs, bad)
 	}
 	if len(p.Nemesis) > 0 && p.NemesisInterval <= 0 {
 		bad("nemesis-interval", "%s: must be positive", p.NemesisInterval)
@@ -559,6 +565,43 @@ func (p *Plan) Validate(knownTargets, knownWorkloads, knownNemeses []string) err
 		return fmt.Errorf("bad plan: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// checkFaults refuses, with the plan, what the run would refuse only once
+// its store and cluster exist: faults for a target with no hosts, nodes
+// the plan does not have, faults only containers can take on a backend
+// whose nodes are not containers.
+func (p *Plan) checkFaults(specs []nemesis.FaultSpec, bad func(field, format string, args ...any)) {
+	t, ok := targetRegistry[p.Target]
+	if !ok {
+		return // refused as an unknown target
+	}
+	if t.InProcess != nil {
+		bad("nemesis", "target %s runs inside faultline, with no hosts to inject faults into (drop the faults, or test a target with nodes, such as etcd)", p.Target)
+		return
+	}
+	b, err := control.Lookup(p.Control)
+	if err != nil {
+		return // refused by Resolve
+	}
+	seen := map[string]bool{}
+	for _, fs := range specs {
+		if spec, err := nemesis.Lookup(fs.Name); err == nil && spec.NeedsContainers && !b.Containers && !seen[fs.Name] {
+			seen[fs.Name] = true
+			bad("nemesis", "%s needs nodes that are containers (--control docker), and these are %s nodes", fs.Name, b.Name)
+		}
+	}
+	if len(p.Nodes) == 0 || (b.FindsNodes != nil && b.FindsNodes(options.Values(p.ControlOptions))) {
+		return // no nodes (refused), or the cluster's are not the plan's
+	}
+	names := p.Nodes.Names()
+	for _, fs := range specs {
+		for _, n := range fs.NamedNodes() {
+			if !slices.Contains(names, n) {
+				bad("nemesis", "fault %q names node %q, and the plan's nodes are %s", fs, n, strings.Join(names, ", "))
+			}
+		}
+	}
 }
 
 // Warnings say what a valid plan will do that its author may not expect:

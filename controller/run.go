@@ -42,7 +42,11 @@ type Result struct {
 	// Ops are the client operations invoked; Events the history's lines
 	// (each op's invocation and completion, and the nemesis events).
 	Ops, Events int64
-	Duration    time.Duration
+	// Duration is the workload's, without the final phase; OpsPerSecond
+	// its throughput (the operations completed in it over Duration), as
+	// results.json says.
+	Duration     time.Duration
+	OpsPerSecond float64
 	// Recovery is how long the cluster took to answer again in the final
 	// phase.
 	Recovery time.Duration
@@ -100,13 +104,31 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		return nil, err
 	}
 	res = &Result{Dir: dir}
-	logFile, err := os.OpenFile(filepath.Join(dir, "faultline.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	info := RunInfo{}
+	// CI reads the store: a run that fails once its directory exists says
+	// so there, whatever the step (results.json unknown, junit.xml with
+	// an error test case), unless it wrote its results. Deferred first,
+	// so that it runs after the teardown and the heal.
+	logf := func(string, ...any) {}
+	stage, wrote := "setup", false
+	var logFile *os.File
+	defer func() {
+		if err != nil && !wrote {
+			logf("%s failed: %v", stage, err)
+			if werr := writeNotRun(dir, plan.Name, stage, err, info); werr != nil {
+				logf("writing results: %v", werr)
+			}
+		}
+		if logFile != nil {
+			logFile.Close()
+		}
+	}()
+	logFile, err = os.OpenFile(filepath.Join(dir, "faultline.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return res, err
 	}
-	defer logFile.Close()
 	lg := log.New(logFile, "", log.LstdFlags|log.Lmicroseconds)
-	logf := lg.Printf
+	logf = lg.Printf
 	if err := writeJSON(filepath.Join(dir, "plan.json"), plan); err != nil {
 		return res, err
 	}
@@ -124,7 +146,6 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if err != nil {
 		return res, err
 	}
-	info := RunInfo{}
 	// Teardown on every path out, panics included.
 	tornDown := false
 	teardown := func() {
@@ -155,22 +176,11 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	err = sys.Start(setupCtx)
 	cancel()
 	if err != nil {
-		err = fmt.Errorf("cluster setup: %w", err)
-		teardown()
-		// CI reads the store: a run that never started says so there too.
-		if werr := writeNotRun(dir, plan.Name, "setup", err, info); werr != nil {
-			logf("writing results: %v", werr)
-		}
-		return res, err
+		return res, fmt.Errorf("cluster setup: %w", err)
 	}
 	logf("cluster up")
 	if err := initWorkload(ctx, plan, wl, sys); err != nil {
-		err = fmt.Errorf("cluster setup: %w", err)
-		teardown()
-		if werr := writeNotRun(dir, plan.Name, "setup", err, info); werr != nil {
-			logf("writing results: %v", werr)
-		}
-		return res, err
+		return res, fmt.Errorf("cluster setup: %w", err)
 	}
 	if fs, ok := sys.(faultable); ok && fs.Cluster() != nil {
 		if sv, ok := fs.DB().(targets.Servers); ok && len(sv.Servers()) < len(fs.Cluster().Nodes()) {
@@ -184,10 +194,6 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 			logf("warning: %s", w)
 			progress(opts, "warning: %s\n", w)
 		}
-	}
-	// store/latest moves to runs that started, not to a failed setup.
-	if err := updateLatest(plan.Store, dir); err != nil {
-		logf("store/latest: %v", err)
 	}
 
 	copts := wl.Check()
@@ -241,6 +247,13 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		}()
 		stats.faults = sched.Current
 	}
+	// The run starts: store/latest moves to it (never to a run that
+	// failed before its workload), and what fails from here fails the
+	// run.
+	if err := updateLatest(plan.Store, dir); err != nil {
+		logf("store/latest: %v", err)
+	}
+	stage = "run"
 	stopProgress := startProgress(opts, plan, stats, rec)
 	// The nemesis stops at the time limit, as the workers do: the
 	// operations still in flight then finish (each within its timeout)
@@ -308,6 +321,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if res.Duration > 0 {
 		info.OpsPerSecond = float64(workOps) / res.Duration.Seconds()
 	}
+	res.OpsPerSecond = info.OpsPerSecond
 	// Check what was recorded while the cluster is torn down: the history
 	// as the online checker decoded it from the lines written (the file
 	// is the record), or read back from the file if that failed.
@@ -389,13 +403,14 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if _, err := WriteResults(dir, plan.Name, h, out); err != nil {
 		return res, err
 	}
+	wrote = true
 	logf("verdict %s", out.Results.Valid)
 	return res, runErr
 }
 
 // writeNotRun writes results.json and junit.xml for a run that could not
-// run (stage: setup): the verdict is unknown, with the error as an error
-// test case.
+// run (stage: setup) or whose history could not be checked (stage: run):
+// the verdict is unknown, with the error as an error test case.
 func writeNotRun(dir, name, stage string, err error, info RunInfo) error {
 	res := checker.Compose(map[string]checker.Result{stage: {Valid: checker.Unknown, Summary: err.Error()}}, nil)
 	res.Run = info

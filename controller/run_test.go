@@ -13,6 +13,7 @@ import (
 	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/checker/suite"
 	"github.com/faultline-dev/faultline/histories"
+	"github.com/faultline-dev/faultline/nemesis"
 	"github.com/faultline-dev/faultline/targets/memory"
 	"github.com/faultline-dev/faultline/workloads"
 	_ "github.com/faultline-dev/faultline/workloads/register"
@@ -34,6 +35,29 @@ func init() {
 		s.Latency = time.Millisecond
 		return s, nil
 	}})
+	// Targets that fail after the store directory exists: no system at
+	// all, and one whose history cannot be created (a directory is in
+	// its place once the cluster is up).
+	RegisterTarget(TargetSpec{Name: "memory-nosystem", Client: (*memory.Client)(nil), DefaultNodes: 3, InProcess: func(cfg SystemConfig) (System, error) {
+		return nil, errors.New("no system on purpose")
+	}})
+	RegisterTarget(TargetSpec{Name: "memory-nohistory", Client: (*memory.Client)(nil), DefaultNodes: 3, InProcess: func(cfg SystemConfig) (System, error) {
+		return noHistorySystem{memory.New(cfg.Plan.Nodes.Names()), cfg.Dir}, nil
+	}})
+}
+
+// noHistorySystem starts, then puts a directory where the run's history
+// goes.
+type noHistorySystem struct {
+	*memory.System
+	dir string
+}
+
+func (s noHistorySystem) Start(ctx context.Context) error {
+	if err := s.System.Start(ctx); err != nil {
+		return err
+	}
+	return os.Mkdir(filepath.Join(s.dir, "history.jsonl"), 0o755)
 }
 
 func memoryPlan(t *testing.T, target string) Plan {
@@ -250,5 +274,97 @@ func TestSameSeedSameOps(t *testing.T) {
 		if a[i] != b[i] {
 			t.Fatalf("op %d differs: %q vs %q", i, a[i], b[i])
 		}
+	}
+}
+
+// A run that fails once its store directory exists, at any step before the
+// workload starts, leaves an unknown verdict and a junit.xml with an error
+// there, and store/latest stays at the last run that started.
+func TestRunThatNeverStartedLeavesResults(t *testing.T) {
+	good := memoryPlan(t, "memory")
+	gres, err := Run(context.Background(), good, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ target, want string }{
+		{"memory-nosystem", "no system on purpose"},
+		{"memory-nohistory", "create history"},
+	} {
+		p := memoryPlan(t, c.target)
+		p.Store, p.Name = good.Store, c.target
+		if _, err := Run(context.Background(), p, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Run = %v, want %q", c.target, err, c.want)
+			continue
+		}
+		dirs, _ := filepath.Glob(filepath.Join(p.Store, p.Name, "*"))
+		if len(dirs) != 1 {
+			t.Fatalf("%s: run dirs %v", c.target, dirs)
+		}
+		b, err := os.ReadFile(filepath.Join(dirs[0], "results.json"))
+		if err != nil || !strings.Contains(string(b), `"valid": "unknown"`) || !strings.Contains(string(b), c.want) {
+			t.Errorf("%s: results.json (%v):\n%s", c.target, err, b)
+		}
+		j, err := os.ReadFile(filepath.Join(dirs[0], "junit.xml"))
+		if err != nil || !strings.Contains(string(j), `<testcase name="setup"`) || !strings.Contains(string(j), "<error") {
+			t.Errorf("%s: junit.xml has no error test case (%v):\n%s", c.target, err, j)
+		}
+		latest, _ := filepath.EvalSymlinks(filepath.Join(p.Store, "latest"))
+		if want, _ := filepath.EvalSymlinks(gres.Dir); latest != want {
+			t.Errorf("%s: store/latest -> %s, want the last run that started, %s", c.target, latest, want)
+		}
+	}
+}
+
+// Faults the run could only refuse once the cluster is up are refused
+// with the plan, naming the field and the node, before anything is set up
+// or stored: faults for a target with no hosts, nodes the plan does not
+// have, container faults on nodes that are not containers.
+func TestRunRefusesFaultsBeforeSetup(t *testing.T) {
+	// Through Run, where nothing needs root: the store stays empty.
+	p := memoryPlan(t, "memory")
+	p.Nemesis = FaultList{"pause:nodes=n9"}
+	if _, err := Run(context.Background(), p, Options{}); err == nil || !strings.Contains(err.Error(), "bad plan: nemesis: target memory runs inside faultline") {
+		t.Errorf("memory with faults: Run = %v", err)
+	}
+	if ents, _ := os.ReadDir(p.Store); len(ents) > 0 {
+		t.Errorf("a plan refused for its faults wrote to the store: %v", ents)
+	}
+	// The plans of targets with nodes, as Run validates them.
+	for _, c := range []struct {
+		nodes   Nodes
+		nemesis FaultList
+		want    string
+	}{
+		{nil, FaultList{"partition", "pause:nodes=n9"}, `nemesis: fault "pause:nodes=n9" names node "n9", and the plan's nodes are n1, n2, n3, n4, n5`},
+		{NodeNames(3), FaultList{"kill:nodes=n2+n4"}, `names node "n4", and the plan's nodes are n1, n2, n3`},
+		{nil, FaultList{"unplug"}, "nemesis: unplug needs nodes that are containers (--control docker), and these are local nodes"},
+	} {
+		p := memoryPlan(t, "etcd")
+		p.Nodes, p.Nemesis = c.nodes, c.nemesis
+		if _, err := p.Resolve(); err != nil {
+			t.Fatal(err)
+		}
+		err := p.Validate(TargetNames(), workloads.Names(), nemesis.Names())
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.nemesis, err, c.want)
+		}
+	}
+	ok := memoryPlan(t, "etcd")
+	ok.Nemesis = FaultList{"pause:nodes=n1+n5", "kill:one"}
+	if _, err := ok.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.Validate(TargetNames(), workloads.Names(), nemesis.Names()); err != nil {
+		t.Errorf("nodes the plan has: %v", err)
+	}
+	// A backend that finds its nodes (docker's attach mode) is not held
+	// to the plan's names.
+	attach := memoryPlan(t, "etcd")
+	attach.Control, attach.ControlOptions, attach.Nemesis = "test-attach", map[string]string{"project": "p"}, FaultList{"pause:nodes=web"}
+	if _, err := attach.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if err := attach.Validate(TargetNames(), workloads.Names(), nemesis.Names()); err != nil {
+		t.Errorf("a backend that finds its nodes: %v", err)
 	}
 }

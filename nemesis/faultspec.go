@@ -55,9 +55,9 @@ func (f FaultSpec) Args(rng *rand.Rand) Args {
 	return a
 }
 
-// fixedNodes are the node names the spec names (nodes=…), to check
-// against the cluster before a run starts.
-func (f FaultSpec) fixedNodes() []string {
+// NamedNodes are the node names the spec names (nodes=…), to check
+// against the plan and the cluster before a run starts.
+func (f FaultSpec) NamedNodes() []string {
 	if s, ok := argsNodes(f.Args(newRNG(0))); ok && s.Kind == SelectNodes {
 		return s.Nodes
 	}

@@ -104,7 +104,7 @@ func NewSchedule(cfg Config) (*Schedule, error) {
 		if spec.NeedsTarget && cfg.DB == nil {
 			return nil, fmt.Errorf("nemesis schedule: %s needs a target", fs.Name)
 		}
-		for _, n := range fs.fixedNodes() {
+		for _, n := range fs.NamedNodes() {
 			if !slices.Contains(nodes, n) {
 				return nil, fmt.Errorf("nemesis schedule: fault %q names node %q, and the cluster's nodes are %s", fs, n, strings.Join(nodes, ", "))
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline-dev/faultline/control"
 	"github.com/faultline-dev/faultline/controller"
+	"github.com/faultline-dev/faultline/nemesis"
 )
 
 // signalContext ends on Ctrl-C or SIGTERM, and after timeout.
@@ -112,34 +113,42 @@ still are, where they are on this host), then whatever this host's backends
 find without a record (network namespaces and containers named by faultline,
 and their directories under /var/lib/faultline/runs).
 Runs whose controller is still alive, and clusters started with 'cluster up',
-are left alone. Prints what it did.`,
+are left alone. Prints what it did, or "nothing to heal" (once).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext(3 * time.Minute)
 			defer cancel()
-			out := cmd.OutOrStdout()
 			rep, err := controller.HealStore(ctx, healStore)
-			fmt.Fprint(out, rep)
-			errs := []error{err}
-			for _, b := range control.Backends() {
-				if b.Sweep == nil {
-					continue
-				}
-				srep, err := b.Sweep(ctx, control.SweepOptions{})
-				fmt.Fprint(out, srep)
-				errs = append(errs, err)
-				if rep.Empty() && len(srep.Removed) == 0 && len(rep.Journals) == 0 {
-					fmt.Fprintln(out, "nothing to heal")
-				}
-			}
-			if err := errors.Join(errs...); err != nil {
-				return withCode(exitError, fmt.Errorf("heal: %w", err))
-			}
-			return nil
+			return healAll(ctx, cmd.OutOrStdout(), rep, err, control.Backends())
 		},
 	}
 	heal.Flags().StringVar(&healStore, "store", "store", "store directory whose runs to heal")
 	rootCmd.AddCommand(heal)
+}
+
+// healAll prints what healing the store did (rep, err), then lets each
+// backend sweep what it finds without a record; "nothing to heal" comes
+// once, when nothing at all was healed or removed.
+func healAll(ctx context.Context, out io.Writer, rep nemesis.Report, err error, backends []control.Backend) error {
+	fmt.Fprint(out, rep)
+	errs := []error{err}
+	removed := 0
+	for _, b := range backends {
+		if b.Sweep == nil {
+			continue
+		}
+		srep, err := b.Sweep(ctx, control.SweepOptions{})
+		fmt.Fprint(out, srep)
+		errs = append(errs, err)
+		removed += len(srep.Removed)
+	}
+	if rep.Empty() && len(rep.Journals) == 0 && removed == 0 {
+		fmt.Fprintln(out, "nothing to heal")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return withCode(exitError, err)
+	}
+	return nil
 }
 
 func clusterUp(out, progress io.Writer, store string, plan controller.Plan) error {
@@ -152,7 +161,7 @@ func clusterUp(out, progress io.Writer, store string, plan controller.Plan) erro
 	start := time.Now()
 	a, err := controller.Up(ctx, plan, dir, progress)
 	if err != nil {
-		return withCode(exitError, fmt.Errorf("cluster up: %w", err))
+		return withCode(exitError, err)
 	}
 	fmt.Fprintf(out, "%s cluster %s up in %v (%s nodes)\n", a.Record.Target, a.Cluster.RunID(), time.Since(start).Round(time.Millisecond), a.Cluster.Backend())
 	printCluster(out, a)
@@ -175,7 +184,7 @@ func clusterDown(out io.Writer, store string, purge bool) error {
 	dir := controller.ClusterDir(store)
 	rec, err := controller.ReadClusterRecord(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return withCode(exitError, fmt.Errorf("cluster down: %w", err))
+		return withCode(exitError, err)
 	}
 	if err == nil && !rec.TornDown {
 		a, aerr := controller.Attach(ctx, dir)
@@ -185,18 +194,18 @@ func clusterDown(out io.Writer, store string, purge bool) error {
 			rec.TornDown = true
 			_ = controller.WriteClusterRecord(dir, rec)
 		case aerr != nil:
-			return withCode(exitError, fmt.Errorf("cluster down: %w", aerr))
+			return withCode(exitError, aerr)
 		default:
 			rep, err := a.Down(ctx)
 			fmt.Fprint(out, rep)
 			if err != nil {
-				return withCode(exitError, fmt.Errorf("cluster down: run %s: %w", rec.Cluster.RunID, err))
+				return withCode(exitError, fmt.Errorf("run %s: %w", rec.Cluster.RunID, err))
 			}
 			fmt.Fprintf(out, "tore down cluster %s (%d nodes)\n", rec.Cluster.RunID, len(rec.Cluster.Nodes))
 		}
 		if purge {
 			if err := os.RemoveAll(dir); err != nil {
-				return withCode(exitError, fmt.Errorf("cluster down: --purge: %w", err))
+				return withCode(exitError, fmt.Errorf("--purge: %w", err))
 			}
 			fmt.Fprintf(out, "removed %s (--purge)\n", dir)
 			return nil
@@ -216,12 +225,12 @@ func clusterDown(out io.Writer, store string, purge bool) error {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return withCode(exitError, fmt.Errorf("cluster down: %w", err))
+		return withCode(exitError, err)
 	}
 	if _, err := os.Stat(dir); purge && err == nil {
 		// A cluster torn down before: its record and logs.
 		if err := os.RemoveAll(dir); err != nil {
-			return withCode(exitError, fmt.Errorf("cluster down: --purge: %w", err))
+			return withCode(exitError, fmt.Errorf("--purge: %w", err))
 		}
 		fmt.Fprintf(out, "removed %s (--purge)\n", dir)
 	}

@@ -86,7 +86,15 @@ func init() {
 				fmt.Fprintln(tw)
 			}
 			if !found {
-				return withCode(exitError, fmt.Errorf("list: unknown section %q", args[0]))
+				var names []string
+				for _, s := range listSections {
+					names = append(names, s.name)
+				}
+				msg := fmt.Sprintf("unknown section %q", args[0])
+				if s := suggest(args[0], names); len(s) > 0 {
+					msg += "; did you mean " + strings.Join(s, " or ") + "?"
+				}
+				return withCode(exitError, fmt.Errorf("%s (its sections: %s; see 'faultline list --help')", msg, strings.Join(names, ", ")))
 			}
 			return nil
 		},

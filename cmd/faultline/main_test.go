@@ -297,7 +297,8 @@ func TestRunEtcd(t *testing.T) {
 }
 
 // TestRunKilledThenHeal kills the controller mid-run with SIGKILL; `faultline
-// heal` must then remove every namespace, link and process of that run.
+// heal` must then remove every namespace, link and process of that run, and
+// the etcd data directories it left in the store (keeping the logs).
 func TestRunKilledThenHeal(t *testing.T) {
 	controltest.RequireRoot(t)
 	dir := t.TempDir()
@@ -330,12 +331,25 @@ func TestRunKilledThenHeal(t *testing.T) {
 	if len(leftovers(t)) == 0 {
 		t.Fatal("a SIGKILLed run left nothing: the test does not test heal")
 	}
+	dataDirs := filepath.Join(dir, "store", "*", "*", "nodes", "*", "data")
+	if data, _ := filepath.Glob(dataDirs); len(data) != 5 {
+		t.Fatalf("the killed run left %d etcd data directories (%v), want one per node: the test does not test their removal", len(data), data)
+	}
 	code, out, errOut := faultline(t, dir, "heal")
 	if code != 0 {
 		t.Fatalf("heal exit %d: %s %s", code, out, errOut)
 	}
 	if left := leftovers(t); len(left) > 0 {
 		t.Fatalf("left behind after heal: %v\nheal said: %s", left, out)
+	}
+	if data, _ := filepath.Glob(dataDirs); len(data) > 0 {
+		t.Errorf("etcd data directories left after heal: %v\nheal said: %s", data, out)
+	}
+	if logs, _ := filepath.Glob(filepath.Join(dir, "store", "*", "*", "nodes", "*", "etcd.log")); len(logs) != 5 {
+		t.Errorf("heal kept %d of the 5 nodes' etcd logs: %v", len(logs), logs)
+	}
+	if strings.Contains(out, "nothing to heal") {
+		t.Errorf("heal healed something and says there was nothing to heal:\n%s", out)
 	}
 	// The history up to the kill is readable and checkable.
 	matches, _ := filepath.Glob(filepath.Join(dir, "store", "*", "*", "history.jsonl"))

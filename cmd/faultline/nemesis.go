@@ -326,7 +326,7 @@ func injectByHand(out io.Writer, store string, args nemesis.Args, duration, leas
 	act, err := fl.Inject(ctx, args, rand.New(rand.NewPCG(uint64(seed), 0)))
 	if err != nil {
 		agents.Close(ctx)
-		return withCode(exitError, fmt.Errorf("nemesis %s: %w", args.Fault(), err))
+		return withCode(exitError, err)
 	}
 	fmt.Fprintf(out, "start-%s %s (seed %d, cluster %s)\n", args.Fault(), describe(act), seed, a.Cluster.RunID())
 	if duration == 0 {
@@ -347,7 +347,7 @@ func injectByHand(out io.Writer, store string, args nemesis.Args, duration, leas
 	defer rcancel()
 	if err := fl.Recover(rctx); err != nil {
 		agents.Detach()
-		return withCode(exitError, fmt.Errorf("nemesis %s: %w (run 'faultline nemesis heal --store %s')", args.Fault(), err, store))
+		return withCode(exitError, fmt.Errorf("%w (run 'faultline nemesis heal --store %s')", err, store))
 	}
 	if err := agents.Close(rctx); err != nil {
 		return withCode(exitError, err)
@@ -400,7 +400,7 @@ func statusByHand(out io.Writer, store string) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return withCode(exitError, fmt.Errorf("nemesis status: %w", err))
+		return withCode(exitError, err)
 	}
 	return nil
 }
@@ -443,7 +443,7 @@ func healByHand(out io.Writer, store string) error {
 		fmt.Fprintln(out, "no fault to heal")
 	}
 	if err := errors.Join(errs...); err != nil {
-		return withCode(exitError, fmt.Errorf("nemesis heal: %w", err))
+		return withCode(exitError, err)
 	}
 	return nil
 }

@@ -135,3 +135,38 @@ func groupRunE(cmd *cobra.Command, args []string) error {
 	}
 	return withCode(exitError, fmt.Errorf("%s (its commands: %s)", msg, strings.Join(names, ", ")))
 }
+
+// suggest are the names close to word, as cobra suggests commands: within
+// two edits, or starting with it.
+func suggest(word string, names []string) []string {
+	var out []string
+	w := strings.ToLower(word)
+	for _, n := range names {
+		if d := editDistance(w, strings.ToLower(n)); d <= 2 || (w != "" && strings.HasPrefix(strings.ToLower(n), w)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

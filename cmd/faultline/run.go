@@ -37,7 +37,7 @@ network namespaces on this machine, which needs root; or on real machines over
 SSH with --control ssh), drive a concurrent workload at it, stream every
 operation to store/<name>/<time>/history.jsonl, then heal, wait for the
 cluster to recover, tear down, collect the nodes' logs, check the history and
-write results.json. store/latest points at the newest run.
+write results.json. store/latest points at the newest run that started.
 
 The default is the main job: a 5-node etcd cluster and the register workload
 (independent CAS registers, checked per key for linearizability), no faults.
@@ -151,7 +151,7 @@ func runTest(cmd *cobra.Command, plan controller.Plan) error {
 	if res != nil && res.Outcome.Checked != "" {
 		out := cmd.OutOrStdout()
 		printText(out, res.Dir+"/history.jsonl", res.Outcome, nil)
-		fmt.Fprintf(out, "  run: %s in %s, %.0f ops/s; the cluster answered again %s after the workload; the verdict came %s after the final phase\n", countsText(res.Outcome.Counts), res.Duration.Round(time.Millisecond), float64(res.Ops)/res.Duration.Seconds(), res.Recovery.Round(time.Millisecond), res.Verdict.Round(time.Millisecond))
+		fmt.Fprintln(out, runSummary(res))
 		fmt.Fprintf(out, "  store: %s\n", res.Dir)
 	}
 	if err != nil {
@@ -161,4 +161,12 @@ func runTest(cmd *cobra.Command, plan controller.Plan) error {
 		return withCode(exitError, fmt.Errorf("interrupted: the cluster was torn down and the %d ops recorded were checked (%s)", res.Ops, res.Results.Valid))
 	}
 	return withCode(res.Results.Valid.ExitCode(), nil)
+}
+
+// runSummary is the run's line of the text output: its counts, and the
+// workload's duration and throughput as results.json gives them (the
+// final phase's operations are counted, but not in the throughput).
+func runSummary(res *controller.Result) string {
+	return fmt.Sprintf("  run: %s in %s, %.0f ops/s; the cluster answered again %s after the workload; the verdict came %s after the final phase",
+		countsText(res.Outcome.Counts), res.Duration.Round(time.Millisecond), res.OpsPerSecond, res.Recovery.Round(time.Millisecond), res.Verdict.Round(time.Millisecond))
 }

@@ -64,9 +64,10 @@ func init() {
 			}
 			return out
 		},
-		New:    New,
-		Attach: Attach,
-		Sweep:  Sweep,
+		FindsNodes: attachMode,
+		New:        New,
+		Attach:     Attach,
+		Sweep:      Sweep,
 	})
 }
 
