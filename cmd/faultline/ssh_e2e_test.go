@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/control/ssh/sshtest"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // The SSH tests run faultline against nodes that share nothing with the
@@ -410,6 +411,30 @@ iptables -w 5 -A INPUT -s 192.0.2.99 -j ACCEPT`, base, etcdBin, n.Name, a, strin
 			onNode(t, f, n.Name, `pkill -KILL -f '[e]tcd-member --name'; iptables -w 5 -D INPUT -s 192.0.2.99 -j ACCEPT; rm -rf `+base+`; true`)
 		}
 	}()
+	// A key the cluster held before faultline came must still be there,
+	// on every member, afterwards.
+	var endpoints []string
+	for _, n := range f.Nodes {
+		endpoints = append(endpoints, "http://"+n.Addr.String()+":2379")
+	}
+	const canary = "faultline-existing-canary"
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := cli.Put(ctx, canary, "kept")
+		cancel()
+		if err == nil {
+			break
+		}
+		if try == 20 {
+			t.Fatalf("writing a key to the existing cluster: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	plan := filepath.Join(dir, "existing.yaml")
 	planText := fmt.Sprintf(`control: ssh
 nodes-file: %s
@@ -444,7 +469,7 @@ store: store
 	}
 	for _, n := range f.Nodes {
 		st := onNode(t, f, n.Name, `pgrep -f '[e]tcd-member --name' | wc -l; ls `+base+`/data/member; iptables -w 5 -S INPUT`)
-		if !strings.HasPrefix(strings.TrimSpace(st), "1") {
+		if first, _, _ := strings.Cut(strings.TrimSpace(st), "\n"); first != "1" {
 			t.Errorf("%s: the existing etcd is not running afterwards:\n%s", n.Name, st)
 		}
 		if !strings.Contains(st, "snap") || !strings.Contains(st, "wal") {
@@ -458,6 +483,26 @@ store: store
 		}
 		if s := stateOf(t, f, n.Name); len(s.rules) > 0 || len(s.stopped) > 0 || len(s.runs) > 0 {
 			t.Errorf("%s: faultline left %s", n.Name, s)
+		}
+		// Each member's own copy (a serializable read it answers alone).
+		mc, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + n.Addr.String() + ":2379"}, DialTimeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for try := 0; try < 20; try++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			r, err := mc.Get(ctx, canary, clientv3.WithSerializable())
+			cancel()
+			if err == nil && len(r.Kvs) == 1 {
+				got = string(r.Kvs[0].Value)
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		mc.Close()
+		if got != "kept" {
+			t.Errorf("%s: the key written before the run reads %q afterwards, want \"kept\"", n.Name, got)
 		}
 	}
 }
