@@ -96,6 +96,9 @@ func setChain(chain string, rules [][]string) error {
 			last = err
 			continue
 		}
+		if afterRestore != nil {
+			afterRestore(attempt)
+		}
 		if last = verify(chain, len(rules)); last == nil {
 			return nil
 		}
@@ -104,6 +107,10 @@ func setChain(chain string, rules [][]string) error {
 }
 
 func currentRules() ([]string, error) { return rules() }
+
+// afterRestore, when set (by tests), runs between a restore and its
+// check: where a firewall manager would rewrite the ruleset.
+var afterRestore func(attempt int)
 
 func restore(script string) error {
 	cmd := exec.Command("iptables-restore", "-w", xtablesWait, "--noflush")
