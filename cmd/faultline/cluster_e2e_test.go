@@ -119,6 +119,14 @@ func TestSSHClusterUpPostgres(t *testing.T) {
 	if ps := onNode(t, f, n1.Name, "ps -o pid= -u postgres; true"); strings.TrimSpace(ps) != "" {
 		t.Errorf("the server still runs after cluster down: %s", ps)
 	}
+	// A node without PostgreSQL (hidden under a tmpfs in the node's own
+	// mount namespace) is refused, saying what is missing and where.
+	onNode(t, f, n1.Name, "mount -t tmpfs sshfx-nopg /usr/lib/postgresql")
+	out = mustRun(t, dir, 3, append([]string{"cluster", "up"}, args...)...)
+	onNode(t, f, n1.Name, "umount /usr/lib/postgresql")
+	if !strings.Contains(out, "no PostgreSQL server under /usr/lib/postgresql/*/bin on") || !strings.Contains(out, "apt-get install postgresql") {
+		t.Errorf("a node without PostgreSQL: %s", out)
+	}
 	assertNodesClean(t, f)
 }
 

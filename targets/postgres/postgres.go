@@ -145,7 +145,7 @@ func FromOptions(v options.Values, dir string, requestTimeout time.Duration) Opt
 // findBinDir is the newest /usr/lib/postgresql/<version>/bin on the
 // server's node that has initdb and postgres (Debian's layout).
 func (t *Target) findBinDir(ctx context.Context) (string, error) {
-	const script = `for d in /usr/lib/postgresql/*/bin; do [ -x "$d/postgres" ] && [ -x "$d/initdb" ] && echo "$d"; done`
+	const script = `for d in /usr/lib/postgresql/*/bin; do [ -x "$d/postgres" ] && [ -x "$d/initdb" ] && echo "$d"; done; true`
 	out, err := t.cluster.Exec(ctx, t.server.Name, control.Cmd{Path: "/bin/sh", Args: []string{"-c", script}})
 	if err != nil {
 		return "", fmt.Errorf("postgres target: looking for the server on %s: %w", t.server.Name, err)
