@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 }
 
 func checkFileChild(path string) int {
+	suite.BatchGC() // as faultline check
 	h, err := histories.ReadFile(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 }
 
 func checkFileChild(path string) int {
+	suite.BatchGC()
 	opts := suite.Options{Workload: "append"}
 	var h histories.History
 	var err error

@@ -160,6 +160,7 @@ func runCheck(stdout, stderr io.Writer, f checkFlags, paths []string) error {
 			return withCode(exitError, fmt.Errorf("--semantics: %w", err))
 		}
 	}
+	suite.BatchGC()
 	worst := checker.Valid
 	failed := false
 	for _, p := range paths {
