@@ -235,9 +235,12 @@ type Containers interface {
 	KillContainer(ctx context.Context, node string) error
 	StartContainer(ctx context.Context, node string) error
 	// Unplug disconnects node's container from its network; Replug
-	// connects it again with the address it had.
+	// connects it again with the address it had. CanReplug says why
+	// Replug could not give node's container its address back (nil: it
+	// can), before anything is unplugged.
 	Unplug(ctx context.Context, node string) error
 	Replug(ctx context.Context, node string) error
+	CanReplug(ctx context.Context, node string) error
 	// Freeze and Thaw pause and resume node's container with the
 	// engine's freezer (docker pause). UseFreezer says whether the pause
 	// fault should (the backend's pause option).

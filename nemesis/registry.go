@@ -74,6 +74,10 @@ type Spec struct {
 	// NeedsContainers says it acts on nodes that are containers
 	// (control.Containers: --control docker).
 	NeedsContainers bool
+	// Precheck, if set, says why a node of the cluster could not have the
+	// fault (nil: it can). Check calls it for every node once the needs
+	// above are met.
+	Precheck func(ctx context.Context, c control.Cluster, node string) error
 	// New makes the fault on env.
 	New func(env *Env) Fault
 	// Random draws arguments for a schedule.
@@ -100,8 +104,8 @@ var registry = []Spec{
 		Needs:  []Need{NeedIptables, NeedDelay},
 		Random: func(rng *rand.Rand) Args { return PacketArgs{Nodes: randomSelector(rng)} }},
 	{Name: "unplug", Doc: "disconnect containers from their network (the interface goes), connect them again with the same address to recover", New: newUnplug,
-		NeedsContainers: true,
-		Random:          func(rng *rand.Rand) Args { return UnplugArgs{Nodes: randomSelector(rng)} }},
+		NeedsContainers: true, Precheck: precheckUnplug,
+		Random: func(rng *rand.Rand) Args { return UnplugArgs{Nodes: randomSelector(rng)} }},
 }
 
 func randomSelector(rng *rand.Rand) Selector {
@@ -166,6 +170,20 @@ func Check(ctx context.Context, c control.Cluster, agents *agent.Pool, faults []
 	facts := map[string]agent.Facts{}
 	if len(errs) > 0 {
 		// Refused whatever the nodes can do.
+		return facts, fmt.Errorf("faults this cluster cannot do: %s", strings.Join(errs, "; "))
+	}
+	for _, name := range faults {
+		spec, _ := Lookup(name)
+		if spec.Precheck == nil {
+			continue
+		}
+		for _, n := range control.NodeNames(c) {
+			if err := spec.Precheck(ctx, c, n); err != nil {
+				errs = append(errs, fmt.Sprintf("%s on node %s: %v", name, n, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
 		return facts, fmt.Errorf("faults this cluster cannot do: %s", strings.Join(errs, "; "))
 	}
 	if len(needs) == 0 {

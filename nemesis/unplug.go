@@ -94,3 +94,13 @@ func (u *unplug) Recover(ctx context.Context, id int64, act Action) error {
 }
 
 func (u *unplug) Cleanup(ctx context.Context) error { return nil }
+
+// precheckUnplug refuses a node whose container the engine could not
+// connect again with its address (control.Containers.CanReplug).
+func precheckUnplug(ctx context.Context, c control.Cluster, node string) error {
+	e, ok := c.(control.Containers)
+	if !ok {
+		return fmt.Errorf("the %s backend's nodes are not containers", c.Backend())
+	}
+	return e.CanReplug(ctx, node)
+}

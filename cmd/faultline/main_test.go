@@ -406,6 +406,19 @@ func TestListAndVersion(t *testing.T) {
 		!regexp.MustCompile(`redis\s+workloads: counter, lock, queue, register, set\n`).MatchString(out) {
 		t.Errorf("list targets: exit %d, want each target's workloads:\n%s", code, out)
 	}
+	// Each backend says which faults it supports: unplug only where nodes
+	// are containers.
+	code, out, _ = faultline(t, "", "list", "backends")
+	faults := map[string][]string{}
+	for _, m := range regexp.MustCompile(`(?m)^  (\S+)  .*\n      faults: ([^(\n]*) \(`).FindAllStringSubmatch(out, -1) {
+		faults[m[1]] = strings.Split(m[2], ", ")
+	}
+	for backend, unplug := range map[string]bool{"docker": true, "local": false, "ssh": false} {
+		f, ok := faults[backend]
+		if code != 0 || !ok || !slices.Contains(f, "partition") || !slices.Contains(f, "kill") || slices.Contains(f, "unplug") != unplug {
+			t.Errorf("list backends: exit %d, %s's faults %q (listed: %v), want unplug listed: %v\n%s", code, backend, f, ok, unplug, out)
+		}
+	}
 	if code, _, errOut := faultline(t, "", "list", "bogus"); code != 3 || !strings.Contains(errOut, `unknown section "bogus"`) {
 		t.Errorf("list bogus: exit %d, %q", code, errOut)
 	}

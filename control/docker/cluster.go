@@ -77,8 +77,9 @@ type node struct {
 	id      string // container id
 	cname   string // container name
 	addr    netip.Addr
-	netID   string // the network addr is on
-	dir     string // NodeDir, on the host
+	netID   string   // the network addr is on
+	aliases []string // its aliases there (Compose's service name), kept when it is connected again
+	dir     string   // NodeDir, on the host
 	created bool
 }
 
@@ -336,7 +337,7 @@ func (c *Cluster) inspect(ctx context.Context, n *node) error {
 			continue
 		}
 		if a, err := netip.ParseAddr(ep.IPAddress); err == nil {
-			n.addr, n.netID = a, ep.NetworkID
+			n.addr, n.netID, n.aliases = a, ep.NetworkID, ep.Aliases
 			return nil
 		}
 	}
@@ -386,8 +387,14 @@ func (c *Cluster) attachUsers(ctx context.Context, cfg control.Config) error {
 		if info.State == nil || !info.State.Running {
 			return fmt.Errorf("docker: container %s is not running: start it first (faultline does not start a user's containers before a run)", strings.TrimPrefix(info.Name, "/"))
 		}
-		if p := info.HostConfig.RestartPolicy.Name; p != "" && p != "no" && cfg.Logf != nil {
-			cfg.Logf("docker: container %s has restart policy %q: after a kill the engine restarts it by itself, so a kill lasts only until then", strings.TrimPrefix(info.Name, "/"), p)
+		// Measured on engine 20.10: a container killed through the engine
+		// (docker kill, as service=container kills) counts as stopped by
+		// hand and stays down whatever its policy; one whose first process
+		// dies otherwise is started again by always, unless-stopped and
+		// on-failure alike.
+		if p := info.HostConfig.RestartPolicy.Name; p != "" && p != "no" {
+			warnf(cfg, "docker: container %s has restart policy %q: the engine starts it again by itself when its first process dies of a kill that is not the engine's own, "+
+				"so such a kill lasts only until then (a kill through the engine, target option service=container, stays)", strings.TrimPrefix(info.Name, "/"), p)
 		}
 		if err := c.inspect(ctx, n); err != nil {
 			return err
@@ -403,6 +410,17 @@ func (c *Cluster) attachUsers(ctx context.Context, cfg control.Config) error {
 		cfg.Logf("docker: attached to %s", strings.Join(s, " "))
 	}
 	return nil
+}
+
+// warnf says something the user should know both in the run's log and
+// to the person watching (cfg.Progress), as the run's own warnings are.
+func warnf(cfg control.Config, format string, args ...any) {
+	if cfg.Logf != nil {
+		cfg.Logf("warning: "+format, args...)
+	}
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "warning: "+format+"\n", args...)
+	}
 }
 
 func describeSelection(o options.Values) string {
@@ -436,13 +454,16 @@ type locator struct {
 	Name      string `json:"name"`
 	Network   string `json:"network"`
 	Created   bool   `json:"created"`
+	// Aliases are the container's aliases on Network, given back when it
+	// is connected again after an unplug.
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // Ref implements control.Cluster.
 func (c *Cluster) Ref() control.Ref {
 	r := control.Ref{Backend: BackendName, RunID: c.id, Options: map[string]string{"pause": c.pause}}
 	for _, n := range c.nodes {
-		loc, _ := json.Marshal(locator{Container: n.id, Name: n.cname, Network: n.netID, Created: n.created})
+		loc, _ := json.Marshal(locator{Container: n.id, Name: n.cname, Network: n.netID, Created: n.created, Aliases: n.aliases})
 		r.Nodes = append(r.Nodes, control.NodeRef{Name: n.name, Addr: n.addr.String(), Dir: n.dir, Binary: c.Binary(n.name), Locator: loc})
 	}
 	return r
@@ -466,7 +487,7 @@ func Attach(ctx context.Context, ref control.Ref, cfg control.Config) (control.C
 		if err := json.Unmarshal(nr.Locator, &loc); err != nil {
 			return nil, fmt.Errorf("docker: node %s: bad locator: %w", nr.Name, err)
 		}
-		n := &node{name: nr.Name, id: loc.Container, cname: loc.Name, netID: loc.Network, dir: nr.Dir, created: loc.Created}
+		n := &node{name: nr.Name, id: loc.Container, cname: loc.Name, netID: loc.Network, dir: nr.Dir, created: loc.Created, aliases: loc.Aliases}
 		n.addr, _ = netip.ParseAddr(nr.Addr)
 		c.attached = c.attached || !loc.Created
 		if loc.Created {

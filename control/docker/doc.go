@@ -36,9 +36,13 @@
 // services: node names are the Compose services' (numbered when a service
 // has several containers), or the containers' names. Targets run there as
 // existing clusters (target option existing=true, service=container:
-// kill and restart through the engine). A container whose restart policy
-// would restart it after a kill is named in the log, since the engine
-// then undoes the kill at once.
+// kill and restart through the engine). A container with a restart
+// policy is named in a warning (the run's log and its progress output):
+// the engine starts it again when its first process dies of a kill that
+// is not the engine's own (target option process=…), undoing the kill at
+// once; a kill through the engine (service=container) counts as stopped
+// by hand and stays (measured on engine 20.10, for always, unless-stopped
+// and on-failure).
 //
 // # Faults
 //
@@ -53,7 +57,17 @@
 // backend option pause=freezer it is `docker pause` (the cgroup freezer).
 // Kill and restart of an attached container go through the engine, and
 // "unplug" disconnects a container from its network and connects it again
-// with the same address.
+// with the same address and aliases (a Compose service's name is an alias
+// its peers resolve). The engine takes a fixed address only on a network
+// with a user-configured subnet: the run's own network has one; a user's
+// network may not (Compose's default network has none), and there a
+// container would come back with another address, so unplug is refused
+// before the run on such a network (CanReplug asks the engine, by asking
+// it to connect the container to the network it is on with its address,
+// which it refuses either way, for a different reason). Should
+// the engine still refuse the address when connecting a container again,
+// it is connected without it rather than left disconnected, and the error
+// says the address it came back with (internal/dockernet).
 //
 // # Never left behind
 //

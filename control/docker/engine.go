@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/faultline-dev/faultline/internal/dockernet"
 )
 
 // ContainerPid implements control.Containers.
@@ -85,23 +88,49 @@ func (c *Cluster) Unplug(ctx context.Context, name string) error {
 }
 
 // Replug implements control.Containers: the container joins its network
-// again with the address it had. Joining twice is not an error.
+// again with the address and aliases it had. Joining twice is not an
+// error. Should the engine refuse the address, the container is connected
+// without it (never left disconnected) and the error says so; CanReplug
+// refuses such a network before a run.
 func (c *Cluster) Replug(ctx context.Context, name string) error {
 	n, err := c.node(name)
 	if err != nil {
 		return err
 	}
-	info, err := c.cli.ContainerInspect(ctx, n.id)
-	if err == nil && info.NetworkSettings != nil {
-		for _, ep := range info.NetworkSettings.Networks {
-			if ep != nil && ep.NetworkID == n.netID {
-				return nil
-			}
-		}
+	if err := dockernet.Reconnect(ctx, c.cli, n.netID, n.id, n.addr, n.aliases); err != nil {
+		return fmt.Errorf("docker: %s: %w", n.cname, err)
 	}
-	err = c.cli.NetworkConnect(ctx, n.netID, n.id, &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: n.addr.String()}})
+	return nil
+}
+
+// CanReplug implements control.Containers. A container faultline made is
+// on the run's own network, whose subnet faultline chose: its address is
+// always given back. A user's container is on a network the user made,
+// and the engine gives a container a fixed address again only on a
+// network with a user-configured subnet; Docker Compose's default network
+// has none, and there a container would come back with another address
+// (the engine allocates addresses in turn), under the feet of the run's
+// partitions and of the cluster record. The engine is asked.
+func (c *Cluster) CanReplug(ctx context.Context, name string) error {
+	n, err := c.node(name)
 	if err != nil {
-		return fmt.Errorf("docker: connecting %s again as %s: %w", n.cname, n.addr, err)
+		return err
+	}
+	if n.created {
+		return nil
+	}
+	net, err := c.cli.NetworkInspect(ctx, n.netID, network.InspectOptions{})
+	if err != nil {
+		return fmt.Errorf("docker: inspecting the network of %s: %w", n.cname, err)
+	}
+	keeps, err := dockernet.KeepsAddress(ctx, c.cli, n.netID, n.id, n.addr)
+	if err != nil {
+		return fmt.Errorf("docker: %s: %w", n.cname, err)
+	}
+	if !keeps {
+		return fmt.Errorf("container %s is on network %s, which has no user-configured subnet: the engine would connect it again with another address than %s, "+
+			"and a node's address must not change during a run (give the network a subnet, e.g. in Compose networks: default: ipam: config: [{subnet: …}], or leave unplug out)",
+			n.cname, net.Name, n.addr)
 	}
 	return nil
 }
@@ -148,6 +177,9 @@ func (c *Cluster) EngineCommand(name, op string) []string {
 	argv := []string{c.hostBin, "agent", "container", "--id", n.id, "--op", op}
 	if op == "connect" {
 		argv = append(argv, "--network", n.netID, "--ip", n.addr.String())
+		if len(n.aliases) > 0 {
+			argv = append(argv, "--aliases", strings.Join(n.aliases, ","))
+		}
 	}
 	return argv
 }
