@@ -133,7 +133,8 @@ func runWorkers(ctx context.Context, plan Plan, wl workloads.Workload, sys Syste
 // runFinal runs the operations a FinalGenerator asks for once the workload
 // is over and the cluster has recovered (a set's final reads, a queue's
 // drain): each on a worker of its own, as fresh processes numbered from
-// first, at most plan.Concurrency at once, on the nodes in turn. Only a
+// first, at most plan.Concurrency at once, on the nodes in turn, each
+// again until it succeeds, for at most plan.RecoveryTimeout in all. Only a
 // recorder failure is an error; a final op that fails is recorded as one.
 func runFinal(ctx context.Context, plan Plan, wl workloads.Workload, gen workloads.Generator, first histories.Process, sys System, rec *histories.Recorder, stats *counters, logf func(string, ...any)) error {
 	fg, ok := gen.(workloads.FinalGenerator)
@@ -146,6 +147,8 @@ func runFinal(ctx context.Context, plan Plan, wl workloads.Workload, gen workloa
 	}
 	nodes := workerNodes(plan, sys)
 	n := min(max(plan.Concurrency, 1), len(invs))
+	// Ops are tried again until this; after it, each gets one attempt.
+	deadline := time.Now().Add(time.Duration(plan.RecoveryTimeout))
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -170,15 +173,33 @@ func runFinal(ctx context.Context, plan Plan, wl workloads.Workload, gen workloa
 				inv := todo[0]
 				todo = todo[1:]
 				mu.Unlock()
-				c, err := wk.do(inv)
-				// No client, nothing recorded: try the other nodes for a
-				// while rather than lose the final read.
-				for try := 1; err == nil && wk.client == nil && try < 3*len(nodes) && ctx.Err() == nil; try++ {
-					wk.node = nodes[(w+try)%len(nodes)]
+				// Until it succeeds, as Jepsen's until-ok: a final read that
+				// fails or times out (a node still loading its data after a
+				// kill) would leave its key with no final read, and the
+				// verdict unknown. Each attempt is recorded, and told to
+				// the generator, as any op.
+				var c workloads.Completion
+				var err error
+				for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+					recorded := wk.recorded
 					c, err = wk.do(inv)
-				}
-				if err == nil && wk.client == nil {
-					logf("final phase: %s %s not run: no node gave a client", inv.F, inv.Key)
+					// No client, nothing recorded: try the other nodes for
+					// a while rather than lose the final read.
+					for try := 1; err == nil && wk.recorded == recorded && try < 3*len(nodes) && ctx.Err() == nil; try++ {
+						wk.node = nodes[(w+try)%len(nodes)]
+						c, err = wk.do(inv)
+					}
+					if err == nil && wk.recorded == recorded {
+						logf("final phase: %s %s not run: no node gave a client", inv.F, inv.Key)
+					}
+					if err != nil || c.Type == histories.OK || wk.recorded == recorded || ctx.Err() != nil || time.Now().After(deadline) {
+						break
+					}
+					mu.Lock()
+					gen.Done(inv, c)
+					mu.Unlock()
+					logf("final phase: %s %s: %s (%s); again", inv.F, inv.Key, c.Type, c.Error)
+					time.Sleep(backoff)
 				}
 				mu.Lock()
 				if err != nil && firstErr == nil {
@@ -297,6 +318,8 @@ type worker struct {
 	rec     *histories.Recorder
 	stats   *counters
 	logf    func(string, ...any)
+	// recorded counts the ops this worker completed in the history.
+	recorded int
 }
 
 func (w *worker) closeClient() {
@@ -335,6 +358,7 @@ func (w *worker) do(inv workloads.Invocation) (workloads.Completion, error) {
 	if _, err := w.rec.Record(histories.Op{Process: w.process, Type: c.Type, F: inv.F, Key: inv.Key, Value: c.Value, Node: w.node, Error: c.Error}); err != nil {
 		return c, err
 	}
+	w.recorded++
 	w.stats.completed.Add(1)
 	switch c.Type {
 	case histories.OK:
