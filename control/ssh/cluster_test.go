@@ -247,6 +247,21 @@ func procState(t *testing.T, f *sshtest.Fixture, node string, pid int) string {
 	return ""
 }
 
+// settledState is pid's state once it is want, or what it is after 5 s: a
+// process just started or continued may still be running its way to its
+// sleep ("R") for a moment.
+func settledState(t *testing.T, f *sshtest.Fixture, node string, pid int, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := procState(t, f, node, pid)
+		if st == want || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestStartSignal(t *testing.T) {
 	f, c := newCluster(t, 2)
 	ctx := ctxT(t, time.Minute)
@@ -258,7 +273,7 @@ func TestStartSignal(t *testing.T) {
 	if p.Node() != "n2" || p.Pid() <= 1 {
 		t.Fatalf("Node %s Pid %d", p.Node(), p.Pid())
 	}
-	if st := procState(t, f, "n2", p.Pid()); st != "S" {
+	if st := settledState(t, f, "n2", p.Pid(), "S"); st != "S" {
 		t.Errorf("state after Start: %q, want S", st)
 	}
 	// Its own session, not under sshd.
@@ -275,7 +290,7 @@ func TestStartSignal(t *testing.T) {
 	if err := p.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	if st := procState(t, f, "n2", p.Pid()); st != "S" {
+	if st := settledState(t, f, "n2", p.Pid(), "S"); st != "S" {
 		t.Errorf("state after SIGCONT: %q, want S", st)
 	}
 	if err := p.Signal(syscall.SIGKILL); err != nil {
