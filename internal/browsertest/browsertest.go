@@ -34,6 +34,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,7 +132,9 @@ type Browser struct {
 	cmd     *exec.Cmd
 	conn    *websocket.Conn
 	profile string
-	done    chan struct{} // closed when the reader stops
+	// singleton is the browser's directory for its singleton socket.
+	singleton string
+	done      chan struct{} // closed when the reader stops
 
 	mu      sync.Mutex
 	nextID  int
@@ -152,6 +155,10 @@ func Start(ctx context.Context, bin string) (*Browser, error) {
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
 		"--remote-debugging-port=0", "--user-data-dir="+profile, "--no-first-run", "--no-default-browser-check",
 		"--disable-extensions", "--disable-background-networking", "--window-size=1280,900", "about:blank")
+	// A group of its own, so that Kill ends its helpers (renderer, GPU,
+	// zygote) too: killed alone, the browser leaves them writing into the
+	// profile and /tmp for a while after.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		os.RemoveAll(profile)
@@ -196,6 +203,13 @@ func Start(ctx context.Context, bin string) (*Browser, error) {
 	}
 	conn.SetReadLimit(512 << 20) // full-page screenshots are big
 	b.conn = conn
+	// The browser keeps its singleton socket in a directory of its own
+	// under $TMPDIR, named from the profile; Kill removes it too.
+	if target, err := os.Readlink(filepath.Join(profile, "SingletonSocket")); err == nil {
+		if dir := filepath.Dir(target); strings.HasPrefix(filepath.Base(dir), "org.chromium.") {
+			b.singleton = dir
+		}
+	}
 	go b.read()
 	return b, nil
 }
@@ -274,10 +288,32 @@ func (b *Browser) Kill() {
 		<-b.done
 	}
 	if b.cmd.Process != nil {
-		_ = b.cmd.Process.Kill()
-		_ = b.cmd.Wait()
+		// SIGTERM first: the browser shuts down cleanly and removes its
+		// own temporary files; then SIGKILL to whatever of the group is
+		// left.
+		pgid := b.cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		exited := make(chan struct{})
+		go func() { _ = b.cmd.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+		}
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-exited
 	}
-	os.RemoveAll(b.profile)
+	if b.singleton != "" {
+		os.RemoveAll(b.singleton)
+	}
+	// A helper may still be writing its last files as it goes.
+	for try := 0; try < 20; try++ {
+		if os.RemoveAll(b.profile) == nil {
+			if _, err := os.Stat(b.profile); os.IsNotExist(err) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // PageReport is what a tab saw since it was made.
