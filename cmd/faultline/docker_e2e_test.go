@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -785,43 +784,10 @@ func TestDockerClusterUpByHand(t *testing.T) {
 func TestDockerCtrlCMidPartition(t *testing.T) {
 	cli := imagestest.Require(t)
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "run", "--control", "docker", "--nodes", "3", "--nemesis", "partition",
+	cmd, stdout, stderr := startRun(t, dir, "run", "--control", "docker", "--nodes", "3", "--nemesis", "partition",
 		"--nemesis-interval", "2s", "--time-limit", "60s", "--store", "store")
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		m, _ := filepath.Glob(filepath.Join(dir, "store", "*", "*", "history.jsonl"))
-		if len(m) == 1 {
-			if h, _ := os.ReadFile(m[0]); bytes.Contains(h, []byte(`"f":"start-partition"`)) {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no partition began:\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(90 * time.Second):
-		t.Fatalf("still running 90 s after SIGINT:\n%s", stderr.String())
-	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
-		t.Fatalf("exit %v after SIGINT, want 3\n%s\n%s", err, stdout.String(), stderr.String())
-	}
+	awaitHistory(t, dir, 3*time.Minute, stderr, "no partition began", func(h []byte) bool { return bytes.Contains(h, []byte(`"f":"start-partition"`)) })
+	interruptRun(t, cmd, stdout, stderr, 90*time.Second)
 	if left := dockerLeftovers(t, cli); len(left) > 0 {
 		t.Errorf("left behind after Ctrl-C: %v", left)
 	}

@@ -110,48 +110,68 @@ func TestHealSaysNothingOnce(t *testing.T) {
 	}
 }
 
-// Ctrl-C through the CLI: the run stops, exits 3, and says so everywhere
-// CI reads: results.json unknown and interrupted, junit.xml with an error
-// test case, the serve index; the history up to then is kept and checked.
-func TestRunCtrlC(t *testing.T) {
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "run", "--target", "memory", "--time-limit", "30s", "--store", "store")
+// startRun starts faultline with args in dir, its output kept.
+func startRun(t *testing.T, dir string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
-	deadline := time.Now().Add(20 * time.Second)
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, &stdout, &stderr
+}
+
+// awaitHistory waits until the one run in dir's store has a history that
+// ok accepts, failing with what after limit.
+func awaitHistory(t *testing.T, dir string, limit time.Duration, stderr *bytes.Buffer, what string, ok func(h []byte) bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
 		if m, _ := filepath.Glob(filepath.Join(dir, "store", "*", "*", "history.jsonl")); len(m) == 1 {
-			if st, err := os.Stat(m[0]); err == nil && st.Size() > 0 {
-				break
+			if h, err := os.ReadFile(m[0]); err == nil && ok(h) {
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no history after 20 s:\n%s", stderr.String())
+			t.Fatalf("%s after %s:\n%s", what, limit, stderr.String())
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(2 * time.Second)
+}
+
+// interruptRun sends the run SIGINT and wants it to exit 3 within limit.
+func interruptRun(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer, limit time.Duration) {
+	t.Helper()
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var err error
 	select {
 	case err = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("still running 30 s after SIGINT:\n%s", stderr.String())
+	case <-time.After(limit):
+		t.Fatalf("still running %s after SIGINT:\n%s", limit, stderr.String())
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 		t.Fatalf("exit %v after SIGINT, want 3\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
+}
+
+// Ctrl-C through the CLI: the run stops, exits 3, and says so everywhere
+// CI reads: results.json unknown and interrupted, junit.xml with an error
+// test case, the serve index; the history up to then is kept and checked.
+func TestRunCtrlC(t *testing.T) {
+	dir := t.TempDir()
+	cmd, stdout, stderr := startRun(t, dir, "run", "--target", "memory", "--time-limit", "30s", "--store", "store")
+	awaitHistory(t, dir, 20*time.Second, stderr, "no history", func(h []byte) bool { return len(h) > 0 })
+	time.Sleep(2 * time.Second)
+	t0 := time.Now()
+	interruptRun(t, cmd, stdout, stderr, 30*time.Second)
 	if d := time.Since(t0); d > 15*time.Second {
 		t.Errorf("the run took %s to stop after SIGINT", d)
 	}
