@@ -312,13 +312,20 @@ func ParseValue(s string) any {
 
 // BatchGC sets the garbage collector for a process that reads and checks
 // one large history and exits (faultline check): a collection when the
-// heap has grown by half since the last, not doubled (GOGC=50). What a
+// heap has grown by half since the last, not doubled (GOGC=50), and by no
+// more than batchHeadroom however large the heap (see capHeadroom). What a
 // check holds is mostly live until it ends, so the default lets the heap
 // reach twice the history's size; this keeps the peak near one and a half
 // times it (a million-op register history: about 510 MB instead of 630)
-// for a few per cent more CPU. A GOGC in the environment wins.
+// for a few per cent more CPU, and within batchHeadroom of it for the
+// largest (ten million transactions: several GB less). A GOGC in the
+// environment wins; a GOMEMLIMIT keeps the cap off.
 func BatchGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	debug.SetGCPercent(50)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		capHeadroom()
 	}
 }

@@ -204,7 +204,16 @@
 // history whose transactions carry no value (Value nil), for the other
 // checkers of a suite; CheckIngested checks the two, reading the
 // micro-ops from the encoding (values.go: the parser reads micro-ops the
-// same way from either). A line it is not sure of is decoded by histories
+// same way from either). Once parsed, the encoding is dropped (it is the
+// largest thing the check would otherwise hold while it builds the graph)
+// and what a report shows of a transaction is rebuilt from the parsed
+// form: an element's value, a register read's, an append read's prefix of
+// its key's order, and, kept aside while parsing, what that cannot give
+// (an incompatible read, a value read by a transaction that did not
+// commit, null, a key written as an integer); TestRebuiltValues compares
+// every rebuilt transaction with the file. The parser's element array is
+// sized by the writes the reader counted, so that it is never grown (a
+// copy) while parsing. A line it is not sure of is decoded by histories
 // and kept whole; a bad line sends the whole file to histories.ReadFile,
 // for its error. `faultline check` uses it for append and rw-register
 // JSONL histories (suite.Options.Txn). BenchmarkAppend1MFromFile and its

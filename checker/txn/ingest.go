@@ -49,6 +49,12 @@ const pieceSize = 8 << 20
 // reads it, for CheckIngested.
 type Ingested struct {
 	workload string
+	// nwrites is how many append and w micro-ops the encoded invocations
+	// hold: one per element written, for the parser's arrays.
+	nwrites int
+	// released: a check parsed the transactions and dropped refs and
+	// pieces (see release).
+	released bool
 	// refs: for each op of the history, 1 + its piece << 32 | its offset
 	// in the piece's encoding; 0 for an op kept whole.
 	refs   []uint64
@@ -67,6 +73,13 @@ type encKey struct {
 	s     string
 	i     int64
 	isInt bool
+}
+
+// release drops the encoding once the checker has parsed it: it is most
+// of the memory ReadFile keeps, and the checker rebuilds what it shows of
+// the micro-ops from its own form.
+func (in *Ingested) release() {
+	in.refs, in.pieces, in.released = nil, nil, true
 }
 
 // Workload is the transactional workload the micro-ops show (as
@@ -159,6 +172,7 @@ func readFast(p, workload string) (histories.History, *Ingested, error) {
 		}
 		indexed += o.indexed
 		holes += o.holes
+		in.nwrites += o.writes
 		if o.badLine > 0 {
 			bad = o
 			sc.outs = sc.outs[:i+1]
@@ -256,9 +270,12 @@ type pieceOut struct {
 	enc  []byte
 	keys []encKey
 	// infer is the workload of the piece's first append or w micro-op.
-	infer   string
-	indexed int // ops with an index
-	holes   int
+	infer string
+	// writes: the append and w micro-ops of the piece's invocations;
+	// opWrites those of the op scanned last.
+	writes, opWrites int
+	indexed          int // ops with an index
+	holes            int
 	// The first bad line, if any: its number, error and text.
 	badLine int
 	badErr  error
@@ -424,6 +441,9 @@ func (o *pieceOut) scan(pc piece) {
 		infer, ok := o.scanOp(text, op)
 		if ok {
 			o.refs[i] = uint64(pc.k+1)<<32 | uint64(enc)
+			if op.Type == histories.Invoke {
+				o.writes += o.opWrites
+			}
 		} else {
 			if err := op.UnmarshalJSON(text); err != nil {
 				*op = histories.Op{}
@@ -586,6 +606,7 @@ func (o *pieceOut) scanValue(s *lineScanner) (infer string, ok bool) {
 	}
 	at := len(o.enc)
 	o.enc = append(o.enc, 0)
+	o.opWrites = 0
 	if s.eat(']') {
 		return "", true
 	}
@@ -603,6 +624,9 @@ func (o *pieceOut) scanValue(s *lineScanner) (infer string, ok bool) {
 			infer = kind.shows
 		}
 		tag := kind.tag
+		if tag != encRead {
+			o.opWrites++
+		}
 		tagAt := len(o.enc)
 		o.enc = append(o.enc, 0)
 		id, ok := o.scanKey(s)
@@ -833,6 +857,9 @@ func (v encValues) at(i int) ([]byte, int) {
 	return v.in.pieces[k].enc[uint32(ref):], k
 }
 
+// writes is how many elements the encoded ops write (see elemsHint).
+func (v encValues) writes() int { return v.in.nwrites }
+
 func (v encValues) count(i int) int {
 	b, _ := v.at(i)
 	if b == nil {
@@ -958,7 +985,9 @@ func (v encValues) value(i int) any {
 }
 
 // CheckIngested is Check of a history read by ReadFile, with what it
-// ingested (nil: the history has its values).
+// ingested (nil: the history has its values). It uses in up: the encoded
+// micro-ops are dropped once parsed, and a second check of the same in
+// is an error (read the file again).
 func CheckIngested(h histories.History, in *Ingested, opts Options) (checker.Result, error) {
 	return CheckIngestedContext(context.Background(), h, in, opts)
 }
@@ -967,6 +996,9 @@ func CheckIngested(h histories.History, in *Ingested, opts Options) (checker.Res
 func CheckIngestedContext(ctx context.Context, h histories.History, in *Ingested, opts Options) (checker.Result, error) {
 	if in == nil {
 		return CheckContext(ctx, h, opts)
+	}
+	if in.released {
+		return checker.Result{}, errors.New("txn: the ingested transactions were already checked once, and released: read the file again")
 	}
 	if len(in.refs) != len(h) {
 		return checker.Result{}, fmt.Errorf("txn: the history has %d ops but %d were ingested", len(h), len(in.refs))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/faultline-dev/faultline/histories"
@@ -49,7 +50,17 @@ func sameCheck(t *testing.T, path string, opts []Options) bool {
 			t.Fatalf("%s: op %d is %#v, want %#v", path, i, g, w)
 		}
 	}
-	for _, o := range opts {
+	for k, o := range opts {
+		if k > 0 && in != nil {
+			// CheckIngested used the last one up.
+			var err error
+			if got, in, err = ReadFile(path, ""); in == nil {
+				t.Fatalf("%s: read again, the fast reader did not take it", path)
+			}
+			if wt != nil {
+				got = err.(*histories.TruncatedError).History
+			}
+		}
 		wres, werr := Check(want, o)
 		gres, gerr := CheckIngested(got, in, o)
 		if fmt.Sprint(werr) != fmt.Sprint(gerr) {
@@ -76,25 +87,7 @@ var sameOpts = []Options{
 // the fast reader gives the checker exactly what the general reader
 // does.
 func TestIngestSameAsGeneric(t *testing.T) {
-	var files []string
-	for _, dir := range []string{"testdata", "../../testdata", "../../../shared/corpora"} {
-		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && (filepath.Ext(p) == ".jsonl" || filepath.Ext(p) == ".gz" && filepath.Ext(p[:len(p)-3]) == ".jsonl") {
-				files = append(files, p)
-			}
-			return nil
-		})
-	}
-	dir := t.TempDir()
-	gen := generatedHistories()
-	for name, h := range gen {
-		p := filepath.Join(dir, name+".jsonl")
-		writeJSONLFile(t, p, h, false)
-		files = append(files, p)
-	}
-	p := filepath.Join(dir, "append-1.jsonl.gz")
-	writeJSONLFile(t, p, gen["append-1"], true)
-	files = append(files, p)
+	files, gen := sameFiles(t)
 	fast := 0
 	for _, p := range files {
 		if sameCheck(t, p, sameOpts) {
@@ -104,6 +97,76 @@ func TestIngestSameAsGeneric(t *testing.T) {
 	if fast < len(gen)+1 {
 		t.Errorf("the fast reader took %d of %d files", fast, len(files))
 	}
+}
+
+// TestRebuiltValues: once the fast reader's encoding is released, every
+// transaction's micro-ops rebuilt from the parsed form are those of the
+// history, as the general reader reads it, for every file of
+// TestIngestSameAsGeneric the fast reader takes.
+func TestRebuiltValues(t *testing.T) {
+	files, _ := sameFiles(t)
+	rebuilt := 0
+	for _, path := range files {
+		want, werr := histories.ReadFile(path)
+		got, in, err := ReadFile(path, "")
+		if tr, ok := err.(*histories.TruncatedError); ok {
+			got, err, want = tr.History, nil, werr.(*histories.TruncatedError).History
+		}
+		if err != nil || in == nil {
+			continue
+		}
+		p, err := parse(got, in.Workload(), newEncValues(got, in))
+		if err != nil {
+			continue // as the general reader's check says (TestIngestSameAsGeneric)
+		}
+		if !p.rebuilt || in.refs != nil {
+			t.Fatalf("%s: the encoding was not released", path)
+		}
+		for ti := range p.txns {
+			tx := &p.txns[ti]
+			at := tx.inv
+			if tx.st == stOK {
+				at = tx.cmp
+			}
+			if got := p.txnValue(int32(ti)); !reflect.DeepEqual(got, want[at].Value) {
+				t.Fatalf("%s: line %d: rebuilt %s, want %s", path, want[at].Line, histories.FormatValue(got), histories.FormatValue(want[at].Value))
+			}
+			for mi := tx.m0; mi < tx.m1; mi++ {
+				w := want[at].Value.([]any)[mi-tx.m0].([]any)[2]
+				if got := p.mopValue(int32(ti), mi); !reflect.DeepEqual(got, w) {
+					t.Fatalf("%s: line %d, micro-op %d: rebuilt %s, want %s", path, want[at].Line, mi-tx.m0, histories.FormatValue(got), histories.FormatValue(w))
+				}
+			}
+		}
+		rebuilt++
+	}
+	if rebuilt < 10 {
+		t.Errorf("only %d histories rebuilt", rebuilt)
+	}
+}
+
+// sameFiles are the transactional JSONL histories of the test data, and
+// generated ones (gen, written to a temporary directory) with each anomaly
+// the generator plants, one of them gzip-compressed too.
+func sameFiles(t *testing.T) (files []string, gen map[string]histories.History) {
+	for _, dir := range []string{"testdata", "../../testdata", "../../../shared/corpora"} {
+		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (filepath.Ext(p) == ".jsonl" || filepath.Ext(p) == ".gz" && filepath.Ext(p[:len(p)-3]) == ".jsonl") {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	dir := t.TempDir()
+	gen = generatedHistories()
+	for name, h := range gen {
+		p := filepath.Join(dir, name+".jsonl")
+		writeJSONLFile(t, p, h, false)
+		files = append(files, p)
+	}
+	p := filepath.Join(dir, "append-1.jsonl.gz")
+	writeJSONLFile(t, p, gen["append-1"], true)
+	return append(files, p), gen
 }
 
 // generatedHistories are list-append and rw-register histories with each
@@ -125,7 +188,54 @@ func generatedHistories() map[string]histories.History {
 			gen[name] = h
 		}
 	}
+	// What a correct database never writes, and the checker must still
+	// show as written: reads in an order that contradicts other reads of
+	// the key (incompatible-order), and values read by transactions that
+	// did not commit (their invocations carry them here).
+	for _, reg := range []bool{false, true} {
+		o := GenOptions{Seed: 6, Txns: 3000, Procs: 10, Keys: 5, OpsPerTxn: 4, FailRate: 0.1, InfoRate: 0.1}
+		h, name := AppendHistoryWith(o), "append-odd"
+		if reg {
+			h, name = RWRegisterHistory(o), "register-odd"
+		}
+		gen[name] = oddValues(h)
+	}
 	return gen
+}
+
+// oddValues swaps the last two elements of every 40th list read, and
+// gives the reads of invocations a value.
+func oddValues(h histories.History) histories.History {
+	h = slices.Clone(h)
+	reads := 0
+	for i := range h {
+		op := &h[i]
+		mops, ok := op.Value.([]any)
+		if op.F != "txn" || !ok {
+			continue
+		}
+		vals := make([]any, len(mops))
+		for j, m := range mops {
+			m := slices.Clone(m.([]any))
+			if m[0] == "r" {
+				switch l, _ := m[2].([]any); {
+				case op.Type == histories.Invoke && j%2 == 0:
+					m[2] = int64(-1)
+				case op.Type == histories.Invoke:
+					m[2] = []any{int64(-1), int64(-2)}
+				case len(l) >= 2:
+					if reads++; reads%40 == 0 {
+						l = slices.Clone(l)
+						l[len(l)-2], l[len(l)-1] = l[len(l)-1], l[len(l)-2]
+						m[2] = l
+					}
+				}
+			}
+			vals[j] = m
+		}
+		op.Value = vals
+	}
+	return h
 }
 
 func writeJSONLFile(t testing.TB, path string, h histories.History, compress bool) {

@@ -29,6 +29,10 @@ const (
 	// mopIncompat: an append read that is not a prefix of the key's longest
 	// read.
 	mopIncompat
+	// mopIntKey: the key was written as an integer (see rebuiltValue).
+	mopIntKey
+	// mopNullVal: the value was written as null (see rebuiltValue).
+	mopNullVal
 )
 
 // txn is one client transaction: an invocation and its completion.
@@ -217,12 +221,20 @@ type parsed struct {
 	// incompatKeys are the keys with a read that disagrees with the
 	// longest read seen when it was parsed.
 	incompatKeys []int32
+	// rebuilt: the values are no longer at hand (vals is nil), and the
+	// micro-ops are rebuilt from the parsed form (see rebuiltValue); raw
+	// holds the values it cannot rebuild, by micro-op.
+	rebuilt bool
+	raw     map[int32]any
 }
 
 type parser struct {
 	parsed
 	strKeys map[string]int32
 	intKeys map[int64]int32
+	// rebuild: keep in raw what rebuiltValue cannot rebuild, so that the
+	// values can be dropped once parsed (the fast reader's encoding).
+	rebuild bool
 }
 
 // decodedTxn is a transaction's micro-ops, decoded ahead of the parser
@@ -319,7 +331,7 @@ func parseWith(h histories.History, pairs []histories.Pair, workload string, int
 	for _, pr := range pairs {
 		nm += vals.count(pr.Invoke)
 	}
-	p := newParser(h, workload, intern, vals, len(pairs), nm)
+	p := newParser(h, workload, intern, vals, len(pairs), nm, elemsHint(vals, nm))
 	stop := make(chan struct{})
 	defer close(stop)
 	full, free := decodeAhead(h, pairs, vals, stop)
@@ -339,22 +351,45 @@ func parseWith(h histories.History, pairs []histories.Pair, workload string, int
 		}
 	}
 	p.release()
+	if ev, ok := vals.(encValues); ok && p.rebuild {
+		// The encoding is most of what the fast reader kept; from here
+		// on the micro-ops are rebuilt from the parsed form.
+		ev.in.release()
+		p.vals, p.rebuilt = nil, true
+	}
 	return p, nil
 }
 
-// newParser is a parser with room for txns transactions of mops micro-ops.
-func newParser(h histories.History, workload string, intern bool, vals opValues, txns, mops int) *parser {
+// elemsHint is how many elements a history of nm micro-ops whose values
+// are vals is likely to have: as many as its writes, if vals knows them
+// (then growing the array, which copies it, is rare: only for values read
+// but never written), else half its micro-ops.
+func elemsHint(vals opValues, nm int) int {
+	if w, ok := vals.(interface{ writes() int }); ok {
+		n := w.writes()
+		return n + n/256 + 64
+	}
+	return nm/2 + 16
+}
+
+// newParser is a parser with room for txns transactions of mops micro-ops
+// writing elems elements.
+func newParser(h histories.History, workload string, intern bool, vals opValues, txns, mops, elems int) *parser {
 	p := &parser{
 		parsed: parsed{
 			h: h, workload: workload, vals: vals,
 			txns:  make([]txn, 0, txns),
 			mops:  make([]mop, 0, mops),
-			elems: make([]elem, 0, mops/2+16),
+			elems: make([]elem, 0, elems),
 		},
 		strKeys: make(map[string]int32),
 		intKeys: make(map[int64]int32),
 	}
 	p.codes.intern = intern
+	if _, ok := vals.(encValues); ok {
+		p.rebuild = true
+		p.raw = make(map[int32]any)
+	}
 	if intern {
 		p.codes.codes = make(map[any]int64)
 	}
@@ -544,6 +579,17 @@ func (p *parser) txn(pr histories.Pair, d *decodedTxn) error {
 			}
 			mo.slot = p.slot(key, c)
 		}
+		if m.key.kind == rvInt {
+			mo.flags |= mopIntKey
+		}
+		if mo.f == fRead {
+			switch {
+			case m.val.kind == rvNull:
+				mo.flags |= mopNullVal
+			case p.rebuild && (t.st != stOK || mo.flags&mopIncompat != 0):
+				p.raw[mi] = m.val.any()
+			}
+		}
 		if hasInv {
 			im := &inv.m[i]
 			if !im.list3 || !im.fStr || im.f != m.f || !im.key.same(&m.key) || (mo.f != fRead && !im.val.same(&m.val)) {
@@ -703,6 +749,9 @@ func (p *parser) settleOrders() error {
 			mo.flags &^= mopIncompat
 			if !compat {
 				mo.flags |= mopIncompat
+				if p.raw != nil {
+					p.raw[mi] = list
+				}
 			}
 			if len(list) == 0 {
 				mo.slot = -1
@@ -730,13 +779,56 @@ func (p *parsed) readList(ti, mi int32) []any {
 // mopValue is the third element of a micro-op as the history has it (the
 // completion's for ok txns, else the invocation's).
 func (p *parsed) mopValue(ti, mi int32) any {
+	if p.rebuilt {
+		return p.rebuiltValue(mi)
+	}
 	t := &p.txns[ti]
 	return p.txnValue(ti)[mi-t.m0].([]any)[2]
 }
 
+// rebuiltValue is mopValue from the parsed form, once the values are gone
+// (rebuilt): an element's value, a register read's, an append read's
+// prefix of its key's order; raw holds the rest (an incompatible read, a
+// value read by a transaction that did not commit), and the flags what
+// parsing drops (null, a key written as an integer).
+func (p *parsed) rebuiltValue(mi int32) any {
+	if v, ok := p.raw[mi]; ok {
+		return v
+	}
+	m := &p.mops[mi]
+	switch {
+	case m.flags&mopNullVal != 0:
+		return nil
+	case m.f != fRead:
+		return p.elemValue(m.slot)
+	case p.workload == "append":
+		l := make([]any, m.n)
+		for i, s := range p.orders[m.key].slots[:m.n] {
+			l[i] = p.elemValue(s)
+		}
+		return l
+	}
+	return p.elemValue(m.slot)
+}
+
+// mopNames are the micro-ops' names as written.
+var mopNames = [...]string{fAppend: "append", fRead: "r", fWrite: "w"}
+
 // txnValue is the transaction's micro-ops as the history has them.
 func (p *parsed) txnValue(ti int32) []any {
 	t := &p.txns[ti]
+	if p.rebuilt {
+		v := make([]any, 0, t.m1-t.m0)
+		for mi := t.m0; mi < t.m1; mi++ {
+			m := &p.mops[mi]
+			var key any = p.keys[m.key]
+			if m.flags&mopIntKey != 0 {
+				key, _ = strconv.ParseInt(p.keys[m.key], 10, 64)
+			}
+			v = append(v, []any{mopNames[m.f], key, p.rebuiltValue(mi)})
+		}
+		return v
+	}
 	at := t.inv
 	if t.st == stOK {
 		at = t.cmp

@@ -44,7 +44,7 @@ func NewStream(workload string) *Stream {
 	}
 	return &Stream{
 		workload: workload,
-		p:        newParser(nil, workload, false, nil, 0, 0),
+		p:        newParser(nil, workload, false, nil, 0, 0, 0),
 		open:     map[histories.Process]int{},
 		done:     map[int]int{},
 	}
