@@ -88,7 +88,7 @@ func (part *partition) ref(o *lop) OpRef { return part.refIn(o, nil) }
 func (part *partition) refIn(o *lop, facts *historyFacts) OpRef {
 	h := part.h
 	inv := &h[o.inv]
-	r := OpRef{Index: inv.Index, Line: inv.Line, InvokeIndex: inv.Index, Process: inv.Process, F: inv.F, Key: inv.Key, Value: inv.Value, Type: "info", Node: inv.Node}
+	r := OpRef{Index: inv.Index, Line: int(inv.Line), InvokeIndex: inv.Index, Process: inv.Process, F: inv.F, Key: inv.Key, Value: inv.Value, Type: "info", Node: inv.Node}
 	if o.comp != histories.Open {
 		c := &h[o.comp]
 		r.Type, r.Error = c.Type.String(), c.Error
@@ -96,7 +96,7 @@ func (part *partition) refIn(o *lop, facts *historyFacts) OpRef {
 			r.Node = c.Node
 		}
 		if c.Type != histories.Info {
-			r.Index, r.Line = c.Index, c.Line
+			r.Index, r.Line = c.Index, int(c.Line)
 		}
 		if c.Type == histories.OK && (o.kind == opRead || o.kind == opGet || o.kind == opTxn) {
 			r.Value = c.Value // what was read

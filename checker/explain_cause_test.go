@@ -34,7 +34,7 @@ func timed(t *testing.T, evs ...tev) histories.History {
 			key = ""
 		}
 		h[i] = histories.Op{Index: int64(i), Time: 5e9 + int64(e.at*1e9), Process: histories.Process(e.p), Type: typ, F: e.f, Key: key,
-			Value: norm(e.v), Node: e.node, Error: e.err, Line: i + 1}
+			Value: norm(e.v), Node: e.node, Error: e.err, Line: int32(i + 1)}
 	}
 	return h
 }

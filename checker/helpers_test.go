@@ -28,7 +28,7 @@ func hist(t testing.TB, evs ...ev) histories.History {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h[i] = histories.Op{Index: int64(i), Time: int64(i) * 1000, Process: histories.Process(e.p), Type: typ, F: e.f, Key: e.key, Value: norm(e.v), Error: e.err, Line: i + 1}
+		h[i] = histories.Op{Index: int64(i), Time: int64(i) * 1000, Process: histories.Process(e.p), Type: typ, F: e.f, Key: e.key, Value: norm(e.v), Error: e.err, Line: int32(i + 1)}
 	}
 	return h
 }

@@ -360,7 +360,7 @@ func (c *run) prepare(k *keyPairs, spare *prepared) (*prepared, keyOutcome) {
 			if errors.As(err, &ce) && p.Complete != histories.Open {
 				at = p.Complete
 			}
-			return nil, keyOutcome{status: keyError, err: &OpError{Index: h[at].Index, Line: h[at].Line, Model: def.name, Msg: err.Error()}}
+			return nil, keyOutcome{status: keyError, err: &OpError{Index: h[at].Index, Line: int(h[at].Line), Model: def.name, Msg: err.Error()}}
 		}
 		if !keep {
 			ops = ops[:len(ops)-1]

@@ -136,7 +136,7 @@ func (o *online) decode(line []byte) {
 		o.err = &histories.ParseError{Line: len(o.h) + 1, Msg: "bad op", Err: err}
 		return
 	}
-	op.Line = len(o.h) + 1
+	op.Line = int32(len(o.h) + 1)
 	o.h = append(o.h, op)
 	o.stream.Add(o.h, len(o.h)-1)
 	if o.keyOps <= 0 || op.Key == "" || op.Process == histories.Nemesis {

@@ -77,7 +77,7 @@ func ReadEDN(r io.Reader, file string) (History, error) {
 	case rd.indexed != len(rd.h):
 		for _, op := range rd.h {
 			if op.Index < 0 {
-				return nil, errAt(file, op.Line, "op has no :index while others do")
+				return nil, errAt(file, int(op.Line), "op has no :index while others do")
 			}
 		}
 	}
@@ -152,7 +152,7 @@ func (rd *ednReader) addOp(text []byte, line int) error {
 		rd.untimed = append(rd.untimed, make([]bool, len(rd.h)+1-len(rd.untimed))...)
 		rd.untimed[len(rd.h)] = true
 	}
-	op.Line = line
+	op.Line = int32(line)
 	rd.h = append(rd.h, op)
 	return nil
 }

@@ -328,7 +328,7 @@ func TestReadEDNRoundTrip(t *testing.T) {
 		in := writeEDN(t, h, vector)
 		got := readEDNString(t, in)
 		for i := range got {
-			if got[i].Line != i+1 {
+			if int(got[i].Line) != i+1 {
 				t.Errorf("vector=%v: op %d read from line %d, want %d", vector, i, got[i].Line, i+1)
 			}
 			got[i].Line = 0
@@ -368,7 +368,7 @@ func TestReadEDNCorpus(t *testing.T) {
 			t.Errorf("%s: %d ops from %d lines", file, len(h), lines)
 		}
 		for i, op := range h {
-			if op.Line != i+1 || op.Index != int64(i) || op.Time != int64(i) || op.Key == "" {
+			if int(op.Line) != i+1 || op.Index != int64(i) || op.Time != int64(i) || op.Key == "" {
 				t.Errorf("%s: op %d: %+v (line %d)", file, i, op, op.Line)
 				break
 			}

@@ -142,11 +142,11 @@ func checkReader(t *testing.T, data []byte, read func(io.Reader, string) (Histor
 	}
 	last := 0
 	for i, op := range h {
-		if op.Line < 1 || op.Line > lines || op.Line < last && !op.Synthetic {
+		if line := int(op.Line); line < 1 || line > lines || line < last && !op.Synthetic {
 			t.Fatalf("op %d (%v) read from line %d of %d, after line %d", i, op, op.Line, lines, last)
 		}
 		if !op.Synthetic {
-			last = op.Line
+			last = int(op.Line)
 		}
 		if op.Type < Invoke || op.Type > Info || op.Process < Nemesis {
 			t.Fatalf("op %d at line %d is invalid: %#v", i, op.Line, op)

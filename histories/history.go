@@ -36,7 +36,7 @@ func Pairs(h History, file string) ([]Pair, error) {
 	lastIndex := int64(-1)
 	for i := range h {
 		op := &h[i]
-		line := op.Line
+		line := int(op.Line)
 		if line == 0 {
 			line = i + 1
 		}
@@ -102,7 +102,7 @@ func Pairs(h History, file string) ([]Pair, error) {
 
 func lineOf(h History, i int) int {
 	if h[i].Line != 0 {
-		return h[i].Line
+		return int(h[i].Line)
 	}
 	return i + 1
 }

@@ -124,7 +124,7 @@ func finishJepsen(h History, file string, positionTimes bool) (History, error) {
 					if h[i].Type == Invoke {
 						what = "invocation"
 					}
-					return nil, errAt(file, h[i].Line, "op has no :process, so this %s cannot be paired (only a history of completions alone may leave :process out)", what)
+					return nil, errAt(file, int(h[i].Line), "op has no :process, so this %s cannot be paired (only a history of completions alone may leave :process out)", what)
 				}
 			}
 		}

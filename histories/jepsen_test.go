@@ -243,7 +243,7 @@ INFO  jepsen.util - 1	:ok	:read	1
 		t.Fatalf("%d ops: %v", len(h), h)
 	}
 	for i, op := range h {
-		if op.Line != lines[i] {
+		if int(op.Line) != lines[i] {
 			t.Errorf("op %d from line %d, want %d", i, op.Line, lines[i])
 		}
 	}
@@ -290,10 +290,10 @@ func TestParseValue(t *testing.T) {
 	}
 }
 
-// Op.Semantics and Op.Synthetic live in the padding after Op.Type: an Op is
-// no bigger for them (a history can hold millions).
+// Op.Semantics, Op.Synthetic and Op.Line live in the word after Op.Type:
+// an Op is no bigger for them (a history can hold tens of millions).
 func TestOpSize(t *testing.T) {
-	if unsafe.Sizeof(uintptr(0)) == 8 && unsafe.Sizeof(Op{}) != 120 {
-		t.Errorf("an Op is %d bytes, was 120", unsafe.Sizeof(Op{}))
+	if unsafe.Sizeof(uintptr(0)) == 8 && unsafe.Sizeof(Op{}) != 112 {
+		t.Errorf("an Op is %d bytes, was 112", unsafe.Sizeof(Op{}))
 	}
 }

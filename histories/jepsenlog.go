@@ -52,7 +52,7 @@ func ReadJepsenLog(r io.Reader, file string) (History, error) {
 		if ok {
 			op.Index = int64(len(h))
 			op.Time = int64(n)
-			op.Line = n
+			op.Line = int32(n)
 			h = append(h, op)
 		}
 	}

@@ -109,7 +109,7 @@ func TestReadJepsenLogTimes(t *testing.T) {
 		t.Fatalf("%d ops, want %d", len(h), len(lines))
 	}
 	for i, op := range h {
-		if op.Index != int64(i) || op.Line != lines[i] || op.Time != int64(lines[i]) {
+		if op.Index != int64(i) || int(op.Line) != lines[i] || op.Time != int64(lines[i]) {
 			t.Errorf("op %d: index %d line %d time %d, want %d, %d, %d", i, op.Index, op.Line, op.Time, i, lines[i], lines[i])
 		}
 	}

@@ -238,7 +238,7 @@ func (jr *jsonlReader) decode(dec *fastDecoder, c *jsonlChunk) {
 			jr.fail(c, i, text, &ParseError{File: jr.file, Line: sp.line, Msg: "bad op", Err: err})
 			return
 		}
-		o.Line = sp.line
+		o.Line = int32(sp.line)
 		if o.Index >= 0 {
 			indexed++
 		}
@@ -279,7 +279,7 @@ func checkIndexes(h History, file string, indexed int) error {
 	if indexed != len(h) {
 		for _, op := range h {
 			if op.Index < 0 {
-				return errAt(file, op.Line, "op has no index while others do")
+				return errAt(file, int(op.Line), "op has no index while others do")
 			}
 		}
 	}

@@ -54,7 +54,7 @@ func lineByLine(t *testing.T, in string) History {
 		if err := o.unmarshalSlow([]byte(strings.TrimSpace(line))); err != nil {
 			t.Fatalf("line %d: %v", i+1, err)
 		}
-		o.Line = i + 1
+		o.Line = int32(i + 1)
 		h = append(h, o)
 	}
 	return h
@@ -131,7 +131,7 @@ func TestReadJSONLChunksErrors(t *testing.T) {
 	_, err := ReadJSONL(strings.NewReader(cut), "h.jsonl")
 	var te *TruncatedError
 	want := lineByLine(t, in)
-	if !errors.As(err, &te) || len(te.History) != len(want)-1 || te.Line != want[len(want)-1].Line {
+	if !errors.As(err, &te) || len(te.History) != len(want)-1 || te.Line != int(want[len(want)-1].Line) {
 		t.Fatalf("cut-off last line: %v", err)
 	}
 	if !reflect.DeepEqual(te.History[len(te.History)-1], want[len(want)-2]) {

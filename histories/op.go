@@ -154,17 +154,18 @@ type Op struct {
 	// that had none (a history of completions only, as Elle's tests write
 	// them); see ReadEDN. Pairs lets a process hold several of them open.
 	// Not written.
-	Synthetic bool   `json:"-"`
-	F         string `json:"f"`
-	Key       string `json:"key,omitempty"`
+	Synthetic bool `json:"-"`
+	// Line is where the op was read from (1-based), for error messages; 0 if
+	// the op was not read from a file. An int32 here keeps Op at 112 bytes
+	// (a history of twenty million ops: 160 MB less than an int at the end).
+	Line int32  `json:"-"`
+	F    string `json:"f"`
+	Key  string `json:"key,omitempty"`
 	// Value is normalised: nil, bool, int64, float64, string, []any or
 	// map[string]any.
 	Value any    `json:"value"`
 	Node  string `json:"node,omitempty"`
 	Error string `json:"error,omitempty"`
-	// Line is where the op was read from (1-based), for error messages; 0 if
-	// the op was not read from a file.
-	Line int `json:"-"`
 }
 
 func (o Op) String() string {

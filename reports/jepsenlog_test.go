@@ -40,7 +40,7 @@ func readJepsenLogForTest(path string) (histories.History, error) {
 		if err != nil {
 			return nil, err
 		}
-		op := histories.Op{Index: int64(len(h)), Time: int64(line), Line: line, Process: histories.Process(p), Type: typ, F: strings.TrimPrefix(fields[2], ":")}
+		op := histories.Op{Index: int64(len(h)), Time: int64(line), Line: int32(line), Process: histories.Process(p), Type: typ, F: strings.TrimPrefix(fields[2], ":")}
 		rest := strings.Join(fields[3:], " ")
 		switch {
 		case rest == "nil" || rest == "":

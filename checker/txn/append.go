@@ -283,7 +283,7 @@ func explainG1b(b *caseBuilder, T, mi int32) {
 	rn, wn := b.name(T), b.name(e.writer)
 	var later []any
 	wt := &p.txns[e.writer]
-	for j := e.wmop + 1; j < wt.m1; j++ {
+	for j := p.wmop(e) + 1; j < wt.m1; j++ {
 		if o := &p.mops[j]; o.f != fRead && o.key == m.key {
 			later = append(later, p.elemValue(o.slot))
 		}

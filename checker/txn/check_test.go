@@ -285,7 +285,7 @@ func TestCaseCap(t *testing.T) {
 // A history the checker cannot interpret is an error naming the op.
 func TestUninterpretable(t *testing.T) {
 	op := func(i int, p int, typ histories.Type, f string, v any) histories.Op {
-		return histories.Op{Index: int64(i), Process: histories.Process(p), Type: typ, F: f, Value: v, Line: i + 1}
+		return histories.Op{Index: int64(i), Process: histories.Process(p), Type: typ, F: f, Value: v, Line: int32(i + 1)}
 	}
 	ap := func(k string, v int64) []any { return []any{"append", k, v} }
 	cases := []struct {
@@ -433,5 +433,33 @@ func TestAlsoSearchesWithoutJudging(t *testing.T) {
 	}
 	if _, err := Check(h, Options{Also: []string{"G3"}}); err == nil || !strings.Contains(err.Error(), "G3") {
 		t.Errorf("unknown anomaly in Also: %v", err)
+	}
+}
+
+// TestTooManyMicroOps: a transaction longer than the checker's elements
+// can place their writers in is an error naming it, not a wrong verdict.
+func TestTooManyMicroOps(t *testing.T) {
+	mops := make([]any, maxTxnMops+1)
+	for i := range mops {
+		mops[i] = []any{"append", "x", int64(i)}
+	}
+	h := histories.History{
+		{Index: 0, Process: 0, Type: histories.Invoke, F: "txn", Value: mops, Line: 1},
+		{Index: 1, Process: 0, Type: histories.OK, F: "txn", Value: mops, Line: 2},
+	}
+	_, err := Check(h, Options{Workload: "append"})
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "at most 65535") {
+		t.Fatalf("got %v, want an error at line 2 about at most 65535 micro-ops", err)
+	}
+	h[0].Value, h[1].Value = mops[:maxTxnMops], mops[:maxTxnMops]
+	// A reader of the whole list, so that there is a graph to check.
+	read := make([]any, maxTxnMops)
+	for i := range read {
+		read[i] = int64(i)
+	}
+	h = append(h, histories.Op{Index: 2, Process: 1, Type: histories.Invoke, F: "txn", Value: []any{[]any{"r", "x", nil}}},
+		histories.Op{Index: 3, Process: 1, Type: histories.OK, F: "txn", Value: []any{[]any{"r", "x", read}}})
+	if res, err := Check(h, Options{Workload: "append"}); err != nil || res.Valid != checker.Valid {
+		t.Fatalf("%d micro-ops: %v %v, want valid", maxTxnMops, res.Valid, err)
 	}
 }

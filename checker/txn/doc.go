@@ -204,9 +204,12 @@
 // history whose transactions carry no value (Value nil), for the other
 // checkers of a suite; CheckIngested checks the two, reading the
 // micro-ops from the encoding (values.go: the parser reads micro-ops the
-// same way from either). Once parsed, the encoding is dropped (it is the
-// largest thing the check would otherwise hold while it builds the graph)
-// and what a report shows of a transaction is rebuilt from the parsed
+// same way from either). The encoding is dropped piece by piece behind
+// the parser (a piece holds a run of lines, and the transactions are
+// parsed in the order of their invocations, so the parser never goes back
+// to a piece before the one its current invocation is in), and what is
+// left once parsed; it would otherwise be the largest thing the check
+// holds besides the history. What a report shows of a transaction is rebuilt from the parsed
 // form: an element's value, a register read's, an append read's prefix of
 // its key's order, and, kept aside while parsing, what that cannot give
 // (an incompatible read, a value read by a transaction that did not

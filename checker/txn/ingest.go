@@ -42,8 +42,9 @@ import (
 // but for a last line cut off mid-op, which is a *histories.TruncatedError
 // as there.
 
-// pieceSize is how much of the file one worker scans at a time.
-const pieceSize = 8 << 20
+// pieceSize is how much of the file one worker scans at a time (a
+// variable for the tests, which make it small).
+var pieceSize = 8 << 20
 
 // Ingested is the compact form of a history's transactions, as ReadFile
 // reads it, for CheckIngested.
@@ -454,7 +455,7 @@ func (o *pieceOut) scan(pc piece) {
 				infer = inferValue(op.Value)
 			}
 		}
-		op.Line = line
+		op.Line = int32(line)
 		if op.Index >= 0 {
 			o.indexed++
 		}
@@ -827,10 +828,13 @@ type encValues struct {
 	in *Ingested
 	// gids are each piece's keys' ids in the parser (see rawVal.gid).
 	gids [][]int32
+	// drop is how far dropBefore has gone: the next op to look at, and
+	// the first piece not dropped.
+	drop *struct{ op, piece int }
 }
 
 func newEncValues(h histories.History, in *Ingested) encValues {
-	v := encValues{h: h, in: in, gids: make([][]int32, len(in.pieces))}
+	v := encValues{h: h, in: in, gids: make([][]int32, len(in.pieces)), drop: new(struct{ op, piece int })}
 	for k := range in.pieces {
 		v.gids[k] = make([]int32, len(in.pieces[k].keys))
 	}
@@ -855,6 +859,32 @@ func (v encValues) at(i int) ([]byte, int) {
 	}
 	k := int(ref>>32 - 1)
 	return v.in.pieces[k].enc[uint32(ref):], k
+}
+
+// allEncoded says that every op of pairs has its micro-ops in the
+// encoding: none was kept whole.
+func (v encValues) allEncoded(pairs []histories.Pair) bool {
+	for _, pr := range pairs {
+		if v.in.refs[pr.Invoke] == 0 || pr.Complete >= 0 && v.in.refs[pr.Complete] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// dropBefore drops the encoding of the pieces that hold only ops before
+// op i (the pieces follow the ops' order), and marks in released.
+func (v encValues) dropBefore(i int) {
+	d := v.drop
+	in := v.in
+	in.released = true
+	for ; d.op < i; d.op++ {
+		if ref := in.refs[d.op]; ref != 0 {
+			for k := int(ref>>32 - 1); d.piece < k; d.piece++ {
+				in.pieces[d.piece].enc = nil
+			}
+		}
+	}
 }
 
 // writes is how many elements the encoded ops write (see elemsHint).

@@ -3,6 +3,8 @@ package txn
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 
 	"github.com/faultline-dev/faultline/histories"
@@ -64,14 +66,24 @@ const (
 
 // elem is one value of one key: who wrote it and, for list-append, where it
 // sits in the key's version order.
+//
+// There is one per element written, tens of millions in the largest
+// histories, so it is kept to 24 bytes: the writing micro-op is held as
+// its place in the writer's micro-ops (see wmop).
 type elem struct {
 	v      int64 // value code (see valueCodes)
 	key    int32
 	writer int32 // txn, or -1 if no transaction in the history wrote it
-	wmop   int32 // the writing micro-op
 	pos    int32 // list-append: index in the key's order; -1 if never read
+	woff   uint16
 	flags  uint8
 }
+
+// maxTxnMops is how many micro-ops a transaction may have (elem.woff).
+const maxTxnMops = math.MaxUint16
+
+// wmop is the micro-op that wrote e, which has a writer.
+func (p *parsed) wmop(e *elem) int32 { return p.txns[e.writer].m0 + int32(e.woff) }
 
 // keyElems indexes one key's elements by value: a short vector scanned in
 // place (a key usually has a few dozen values, and scanning them beats a
@@ -181,7 +193,7 @@ func (e *opError) Error() string {
 
 func lineOf(h histories.History, i int) int {
 	if h[i].Line != 0 {
-		return h[i].Line
+		return int(h[i].Line)
 	}
 	return i + 1
 }
@@ -233,8 +245,12 @@ type parser struct {
 	strKeys map[string]int32
 	intKeys map[int64]int32
 	// rebuild: keep in raw what rebuiltValue cannot rebuild, so that the
-	// values can be dropped once parsed (the fast reader's encoding).
+	// values can be dropped once parsed (the fast reader's encoding), and
+	// what settleOrders needs: every read of a key with an incompatible
+	// read from then on, and in snap the key's order just before it (of
+	// which every earlier read is a prefix).
 	rebuild bool
+	snap    map[int32][]int64
 }
 
 // decodedTxn is a transaction's micro-ops, decoded ahead of the parser
@@ -332,6 +348,11 @@ func parseWith(h histories.History, pairs []histories.Pair, workload string, int
 		nm += vals.count(pr.Invoke)
 	}
 	p := newParser(h, workload, intern, vals, len(pairs), nm, elemsHint(vals, nm))
+	// The fast reader's encoding is dropped piece by piece behind the
+	// parser when no transaction was kept whole: only those can ask for
+	// the values to be interned, which parses everything again.
+	ev, dropping := vals.(encValues)
+	dropping = dropping && ev.allEncoded(pairs)
 	stop := make(chan struct{})
 	defer close(stop)
 	full, free := decodeAhead(h, pairs, vals, stop)
@@ -344,6 +365,11 @@ func parseWith(h histories.History, pairs []histories.Pair, workload string, int
 			i++
 		}
 		free <- b
+		if dropping && i < len(pairs) {
+			// The transactions still to parse, and those being
+			// decoded ahead, have no op before this one.
+			ev.dropBefore(pairs[i].Invoke)
+		}
 	}
 	if workload == "append" {
 		if err := p.settleOrders(); err != nil {
@@ -388,7 +414,7 @@ func newParser(h histories.History, workload string, intern bool, vals opValues,
 	p.codes.intern = intern
 	if _, ok := vals.(encValues); ok {
 		p.rebuild = true
-		p.raw = make(map[int32]any)
+		p.raw, p.snap = make(map[int32]any), make(map[int32][]int64)
 	}
 	if intern {
 		p.codes.codes = make(map[any]int64)
@@ -473,7 +499,7 @@ func (p *parser) slot(key int32, code int64) int32 {
 		return s
 	}
 	s := int32(len(p.elems))
-	p.elems = append(p.elems, elem{v: code, key: key, writer: -1, wmop: -1, pos: -1})
+	p.elems = append(p.elems, elem{v: code, key: key, writer: -1, pos: -1})
 	ke.add(code, s)
 	return s
 }
@@ -503,6 +529,9 @@ func (p *parser) txn(pr histories.Pair, d *decodedTxn) error {
 		return errAtOp(h, at, "txn value %s is not a list of micro-ops", histories.FormatValue(p.vals.value(at)))
 	}
 	value, inv, hasInv := d.cur.m, &d.inv, d.hasInv
+	if len(value) > maxTxnMops {
+		return errAtOp(h, at, "transaction has %d micro-ops; the %s checker reads at most %d", len(value), p.workload, maxTxnMops)
+	}
 	// The completion carries the reads; it must be the same transaction
 	// as the invocation.
 	if hasInv && len(inv.m) != len(value) {
@@ -548,7 +577,7 @@ func (p *parser) txn(pr histories.Pair, d *decodedTxn) error {
 				w := p.txns[e.writer]
 				return errAtOp(h, at, "value %s was already written to key %s by the op at line %d; the %s checker needs unique values per key", histories.FormatValue(m.val.any()), p.keys[key], lineOf(h, int(w.inv)), p.workload)
 			}
-			e.writer, e.wmop = ti, mi
+			e.writer, e.woff = ti, uint16(mi-t.m0)
 			mo.slot = s
 		case fRead:
 			if t.st != stOK {
@@ -586,7 +615,7 @@ func (p *parser) txn(pr histories.Pair, d *decodedTxn) error {
 			switch {
 			case m.val.kind == rvNull:
 				mo.flags |= mopNullVal
-			case p.rebuild && (t.st != stOK || mo.flags&mopIncompat != 0):
+			case p.rebuild && (t.st != stOK || mo.flags&mopIncompat != 0 || p.workload == "append" && p.orders[key].incompat):
 				p.raw[mi] = m.val.any()
 			}
 		}
@@ -642,6 +671,9 @@ func (p *parser) appendRead(mo *mop, v *rawVal, ti, mi int32) error {
 			// Not a prefix, nor extends: incompatible.
 			mo.flags |= mopIncompat
 			if !o.incompat {
+				if p.rebuild {
+					p.snap[mo.key] = slices.Clone(o.vals)
+				}
 				o.incompat = true
 				p.incompatKeys = append(p.incompatKeys, mo.key)
 			}
@@ -736,7 +768,7 @@ func (p *parser) settleOrders() error {
 			if mo.f != fRead || !bad[mo.key] {
 				continue
 			}
-			list := p.readList(int32(ti), mi)
+			list := p.settleList(int32(ti), mi)
 			o := &p.orders[mo.key]
 			compat := len(list) <= len(o.vals)
 			for i := 0; compat && i < len(list); i++ {
@@ -767,6 +799,26 @@ func (p *parser) settleOrders() error {
 		}
 	}
 	return nil
+}
+
+// settleList is readList for settleOrders: in rebuild mode, a read kept
+// in raw or else a prefix of its key's order when it first had an
+// incompatible read.
+func (p *parser) settleList(ti, mi int32) []any {
+	if !p.rebuild {
+		return p.readList(ti, mi)
+	}
+	if v, ok := p.raw[mi]; ok {
+		l, _ := v.([]any)
+		return l
+	}
+	m := &p.mops[mi]
+	s := p.snap[m.key]
+	l := make([]any, min(int(m.n), len(s)))
+	for i := range l {
+		l[i] = p.codes.value(s[i])
+	}
+	return l
 }
 
 // readList is the list an append read returned, from the history (nil

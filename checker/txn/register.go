@@ -216,7 +216,7 @@ func regEdges(p *parsed, ix *regIndex, vs []versionEdge, edges []edge) []edge {
 				continue
 			}
 			e := &p.elems[m.slot]
-			if w := e.writer; w != int32(ti) && p.committable(w) && ix.extWrite[e.wmop] {
+			if w := e.writer; w != int32(ti) && p.committable(w) && ix.extWrite[p.wmop(e)] {
 				edges = append(edges, edge{w, int32(ti), relWR})
 			}
 		}
@@ -247,7 +247,7 @@ func regEdges(p *parsed, ix *regIndex, vs []versionEdge, edges []edge) []edge {
 // extWriter is the committable txn whose external write is slot s, or -1.
 func (p *parsed) extWriter(ix *regIndex, s int32) int32 {
 	e := &p.elems[s]
-	if !p.committable(e.writer) || !ix.extWrite[e.wmop] {
+	if !p.committable(e.writer) || !ix.extWrite[p.wmop(e)] {
 		return -1
 	}
 	return e.writer
@@ -344,8 +344,8 @@ func regFutureRead(p *parsed, rep *reporter, T int32) {
 			continue
 		}
 		e := &p.elems[m.slot]
-		if e.writer == T && e.wmop > j {
-			w := e.wmop
+		if e.writer == T && p.wmop(e) > j {
+			w := p.wmop(e)
 			rep.add("future-read", func(b *caseBuilder) {
 				k := p.keys[m.key]
 				b.c.Key = k

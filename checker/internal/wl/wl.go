@@ -36,7 +36,7 @@ func (e *OpError) Error() string {
 
 // Errorf is an *OpError for op.
 func Errorf(name string, op *histories.Op, format string, args ...any) *OpError {
-	return &OpError{Checker: name, Index: op.Index, Line: op.Line, Msg: fmt.Sprintf(format, args...)}
+	return &OpError{Checker: name, Index: op.Index, Line: int(op.Line), Msg: fmt.Sprintf(format, args...)}
 }
 
 // Shape names a normalised value's kind for error messages.
@@ -296,7 +296,7 @@ func (t Timeline) Describe(op *histories.Op) string {
 // set's whole read).
 func (t Timeline) Ref(p *Paired, i int, withValue, readValue bool) checker.OpRef {
 	inv := p.Inv(i)
-	r := checker.OpRef{Index: inv.Index, Line: inv.Line, InvokeIndex: inv.Index, Process: inv.Process, F: inv.F, Key: inv.Key, Type: "info", Node: inv.Node}
+	r := checker.OpRef{Index: inv.Index, Line: int(inv.Line), InvokeIndex: inv.Index, Process: inv.Process, F: inv.F, Key: inv.Key, Type: "info", Node: inv.Node}
 	if withValue {
 		r.Value = inv.Value
 	}
@@ -307,7 +307,7 @@ func (t Timeline) Ref(p *Paired, i int, withValue, readValue bool) checker.OpRef
 			r.Node = c.Node
 		}
 		if c.Type != histories.Info {
-			r.Index, r.Line = c.Index, c.Line
+			r.Index, r.Line = c.Index, int(c.Line)
 			r.Completed = t.Seconds(c.Time)
 		}
 		if withValue && readValue && c.Type == histories.OK {
