@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/histories"
@@ -461,5 +462,13 @@ func TestTooManyMicroOps(t *testing.T) {
 		histories.Op{Index: 3, Process: 1, Type: histories.OK, F: "txn", Value: []any{[]any{"r", "x", read}}})
 	if res, err := Check(h, Options{Workload: "append"}); err != nil || res.Valid != checker.Valid {
 		t.Fatalf("%d micro-ops: %v %v, want valid", maxTxnMops, res.Valid, err)
+	}
+}
+
+// TestElemSize: there is an element per value written, tens of millions in
+// the largest histories (see elem).
+func TestElemSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) == 8 && unsafe.Sizeof(elem{}) != 24 {
+		t.Errorf("an elem is %d bytes, was 24", unsafe.Sizeof(elem{}))
 	}
 }
