@@ -44,6 +44,7 @@ type online struct {
 	known   map[string]checker.KnownKey
 	checked int // keys checked online
 	stream  *txn.Stream
+	dec     histories.Decoder
 }
 
 // onlineKey is a key in play: the positions of its ops in h, its
@@ -132,7 +133,7 @@ func (o *online) decodeSafe(line []byte) {
 // follows its key.
 func (o *online) decode(line []byte) {
 	var op histories.Op
-	if err := op.UnmarshalJSON(line); err != nil {
+	if err := o.dec.Decode(line, &op); err != nil {
 		o.err = &histories.ParseError{Line: len(o.h) + 1, Msg: "bad op", Err: err}
 		return
 	}

@@ -28,12 +28,21 @@ type fastDecoder struct {
 	stack []any
 	strs  map[string]string
 	slab  []any
+	// slabs is how many slabs the decoder has allocated.
+	slabs int
 }
 
-// slabSize is how many array elements a decoder allocates at once: the
-// short arrays of a history ([old new] of a cas, a txn's micro-ops) are cut
-// from one allocation rather than made one by one.
+// slabSize is how many array elements a decoder allocates at once, at
+// most: the short arrays of a history ([old new] of a cas, a txn's
+// micro-ops) are cut from one allocation rather than made one by one.
+// The ops whose arrays share a slab keep all of it, so a decoder's first
+// slabs are small and grow to this: a decoder made for one line (as
+// Op.UnmarshalJSON makes one) must not leave each op holding 16 KB.
 const slabSize = 1024
+
+// firstSlab is the size of a decoder's first slab; each next one is
+// twice the last, up to slabSize.
+const firstSlab = 16
 
 // slice returns a new []any of n elements, its capacity n, so that an
 // append to it copies rather than writing into its neighbour's elements.
@@ -42,7 +51,9 @@ func (d *fastDecoder) slice(n int) []any {
 		return make([]any, n)
 	}
 	if len(d.slab) < n {
-		d.slab = make([]any, slabSize)
+		size := min(firstSlab<<min(d.slabs, 10), slabSize)
+		d.slabs++
+		d.slab = make([]any, max(size, n))
 	}
 	out := d.slab[:n:n]
 	d.slab = d.slab[n:]

@@ -25,11 +25,24 @@ type wireOp struct {
 	Error   any             `json:"error"`
 }
 
-// UnmarshalJSON decodes one history line, normalising the value.
+// UnmarshalJSON decodes one history line, normalising the value. To
+// decode many lines one at a time, a Decoder shares its allocations
+// across them.
 func (o *Op) UnmarshalJSON(b []byte) error {
 	var d fastDecoder
 	return d.unmarshal(b, o)
 }
+
+// A Decoder decodes history lines one at a time, as Op.UnmarshalJSON
+// does, but with the allocations of many lines shared (small arrays cut
+// from larger blocks, strings such as nodes and errors interned): a run's
+// online check decodes every line it records. The ops it decodes may share
+// memory with each other, never with the lines. Not safe for concurrent
+// use.
+type Decoder struct{ d fastDecoder }
+
+// Decode decodes one line into o.
+func (d *Decoder) Decode(line []byte, o *Op) error { return d.d.unmarshal(line, o) }
 
 // unmarshal decodes one line: the fast way if it can, else encoding/json's
 // strict way, whose errors say what is wrong.
