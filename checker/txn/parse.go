@@ -781,7 +781,7 @@ func (p *parser) settleOrders() error {
 			mo.flags &^= mopIncompat
 			if !compat {
 				mo.flags |= mopIncompat
-				if p.raw != nil {
+				if p.rebuild {
 					p.raw[mi] = list
 				}
 			}
