@@ -19,7 +19,9 @@ import (
 //   - For a transactional workload (append, rw-register), it parses each
 //     transaction once it and every one invoked before it have completed
 //     (txn.Stream), so the final check starts from the parsed history and
-//     has only the dependency graph and the cycle search left to do.
+//     has only the dependency graph and the cycle search left to do; for
+//     list-append it builds the graph too, and when the history has no
+//     anomaly the final check has nothing left to do.
 //   - For a workload checked per key for linearizability whose keys retire
 //     (workloads.KeyRetirer: the register workload), it checks each key
 //     with porcupine once the key has had all its invocations and each has
@@ -56,11 +58,12 @@ type onlineKey struct {
 }
 
 // newOnline starts an online checker. keyOps > 0 turns on the per-key
-// linearizability checks with lin; a transactional workload ("append",
-// "rw-register") the parsing of its transactions.
-func newOnline(keyOps int, lin checker.LinearizableOptions, workload string) *online {
+// linearizability checks with lin; a transactional workload (tx.Workload
+// "append" or "rw-register") the parsing of its transactions, and for
+// list-append the dependency graph for tx's model.
+func newOnline(keyOps int, lin checker.LinearizableOptions, tx txn.Options) *online {
 	o := &online{wake: make(chan struct{}, 1), done: make(chan struct{}), keyOps: keyOps, lin: lin,
-		keys: map[string]*onlineKey{}, known: map[string]checker.KnownKey{}, stream: txn.NewStream(workload)}
+		keys: map[string]*onlineKey{}, known: map[string]checker.KnownKey{}, stream: txn.NewStream(tx)}
 	go o.run()
 	return o
 }

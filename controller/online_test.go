@@ -13,7 +13,7 @@ import (
 // has had all its invocations and each completed, and leaves the others
 // (and a key that is not linearizable) to the final check.
 func TestOnline(t *testing.T) {
-	o := newOnline(2, checker.LinearizableOptions{Model: "cas-register"}, "register")
+	o := newOnline(2, checker.LinearizableOptions{Model: "cas-register"}, txn.Options{Workload: "register"})
 	ops := []histories.Op{
 		{Process: 0, Type: histories.Invoke, F: "write", Key: "a", Value: int64(1)},
 		{Process: 1, Type: histories.Invoke, F: "read", Key: "b"},
@@ -50,7 +50,7 @@ func TestOnline(t *testing.T) {
 		t.Fatalf("known %+v, want only a with 2 invocations and 2 ops", known)
 	}
 
-	o = newOnline(0, checker.LinearizableOptions{}, "")
+	o = newOnline(0, checker.LinearizableOptions{}, txn.Options{})
 	o.add(histories.Op{}, []byte(`{"index":0,"time":`))
 	if _, _, _, err := o.finish(); err == nil {
 		t.Fatal("a line that does not decode was taken")
@@ -61,7 +61,7 @@ func TestOnline(t *testing.T) {
 // that parse gives what an offline check of the file gives.
 func TestOnlineTxn(t *testing.T) {
 	h := txn.AppendHistoryWith(txn.GenOptions{Seed: 4, Txns: 3000, Procs: 10, Keys: 8, OpsPerTxn: 4, PlantG2: true, InfoRate: 0.05})
-	o := newOnline(0, checker.LinearizableOptions{}, "append")
+	o := newOnline(0, checker.LinearizableOptions{}, txn.Options{Workload: "append"})
 	for i := range h {
 		line, err := histories.AppendJSON(nil, &h[i])
 		if err != nil {

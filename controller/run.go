@@ -217,7 +217,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if kr, ok := wl.(workloads.KeyRetirer); ok && perKey {
 		keyOps = kr.KeyOps()
 	}
-	on := newOnline(keyOps, lin, copts.Workload)
+	on := newOnline(keyOps, lin, suite.TxnOptions(copts, copts.Workload))
 	defer on.finish()
 	rec.Tee(on.add)
 	stats := &counters{}

@@ -127,6 +127,13 @@ type Entry struct {
 
 var registry = map[string]Entry{}
 
+// TxnOptions are the transactional checker's options for a check of
+// workload w (append, rw-register) with o.
+func TxnOptions(o Options, w string) txn.Options {
+	return txn.Options{Workload: w, ConsistencyModel: o.ConsistencyModel, Timeout: o.Timeout,
+		Anomalies: o.Anomalies, WFRKeys: o.WFRKeys, Also: o.Also}
+}
+
 // Register adds a workload's checkers to the registry, from an init
 // function: `faultline check --workload NAME` and a run of workload NAME
 // find them here, and nothing else names a workload.
@@ -156,8 +163,7 @@ func init() {
 		Register(Entry{Name: w, Doc: "Elle's " + w + " transactions, checked for the consistency model's anomalies",
 			Checkers: func(o Options) ([]checker.Checker, error) {
 				return []checker.Checker{checker.Func{N: w, F: func(ctx context.Context, h histories.History) (checker.Result, error) {
-					to := txn.Options{Workload: w, ConsistencyModel: o.ConsistencyModel, Timeout: o.Timeout,
-						Anomalies: o.Anomalies, WFRKeys: o.WFRKeys, Also: o.Also}
+					to := TxnOptions(o, w)
 					if o.TxnStream != nil {
 						return txn.CheckStreamContext(ctx, h, o.TxnStream, to)
 					}

@@ -345,6 +345,14 @@ func appendDuplicates(p *parsed, rep *reporter, T, mi int32) {
 // appendInternal reports a read that contradicts the transaction's own
 // earlier read or appends of the key (Cerone et al.'s INT).
 func appendInternal(p *parsed, rep *reporter, T int32) {
+	if prev, appends, j, bad := internalCase(p, T); bad {
+		rep.add("internal", func(b *caseBuilder) { explainAppendInternal(b, T, prev, appends, j) })
+	}
+}
+
+// internalCase finds T's first read j that disagrees with its earlier read
+// prev of the key (-1 if none) followed by its appends since.
+func internalCase(p *parsed, T int32) (prev int32, appends []int32, j int32, bad bool) {
 	t := &p.txns[T]
 	for j := t.m0 + 1; j < t.m1; j++ {
 		m := &p.mops[j]
@@ -372,9 +380,9 @@ func appendInternal(p *parsed, rep *reporter, T int32) {
 		if internalOK(p, T, prev, appends, j) {
 			continue
 		}
-		rep.add("internal", func(b *caseBuilder) { explainAppendInternal(b, T, prev, appends, j) })
-		return
+		return prev, appends, j, true
 	}
+	return -1, nil, -1, false
 }
 
 // internalOK: the read j agrees with the earlier read prev (if any) followed
@@ -456,6 +464,25 @@ func explainAppendInternal(b *caseBuilder, T, prev int32, appends []int32, j int
 // appendFutureRead reports a read that contains a value the same
 // transaction appends only later.
 func appendFutureRead(p *parsed, rep *reporter, T int32) {
+	j, i, bad := futureReadCase(p, T)
+	if !bad {
+		return
+	}
+	t := &p.txns[T]
+	r, a := &p.mops[j], &p.mops[i]
+	rep.add("future-read", func(b *caseBuilder) {
+		k := p.keys[r.key]
+		b.c.Key = k
+		n := b.intro(T)
+		b.say("%s read %s = %s, which contains %s,", n, k, fv(p.readList(T, j)), fv(p.elemValue(a.slot)))
+		b.say("but %s appends %s to %s only later, in micro-op %d: it read its own future write (future-read).", b.name(T), fv(p.elemValue(a.slot)), k, i-t.m0)
+		b.done()
+	})
+}
+
+// futureReadCase finds T's first read j that contains the value of its
+// later append i.
+func futureReadCase(p *parsed, T int32) (j, i int32, bad bool) {
 	t := &p.txns[T]
 	for j := t.m0; j < t.m1; j++ {
 		r := &p.mops[j]
@@ -478,18 +505,11 @@ func appendFutureRead(p *parsed, rep *reporter, T int32) {
 				}
 			}
 			if seen {
-				rep.add("future-read", func(b *caseBuilder) {
-					k := p.keys[r.key]
-					b.c.Key = k
-					n := b.intro(T)
-					b.say("%s read %s = %s, which contains %s,", n, k, fv(p.readList(T, j)), fv(p.elemValue(a.slot)))
-					b.say("but %s appends %s to %s only later, in micro-op %d: it read its own future write (future-read).", b.name(T), fv(p.elemValue(a.slot)), k, i-t.m0)
-					b.done()
-				})
-				return
+				return j, i, true
 			}
 		}
 	}
+	return -1, -1, false
 }
 
 // lostCandidate is a committed transaction that read key and then wrote
@@ -506,24 +526,7 @@ func lostCandidates(p *parsed, T int32, out []lostCandidate) []lostCandidate {
 	t := &p.txns[T]
 	for i := t.m0; i < t.m1; i++ {
 		m := &p.mops[i]
-		if m.f != fRead {
-			continue
-		}
-		first, writes := true, false
-		for j := t.m0; j < t.m1; j++ {
-			o := &p.mops[j]
-			if o.key != m.key {
-				continue
-			}
-			if j < i {
-				first = false
-				break
-			}
-			if o.f != fRead {
-				writes = true
-			}
-		}
-		if !first || !writes {
+		if m.f != fRead || !readThenWrites(p, T, i) {
 			continue
 		}
 		state := int64(-1)
@@ -533,6 +536,27 @@ func lostCandidates(p *parsed, T int32, out []lostCandidate) []lostCandidate {
 		out = append(out, lostCandidate{m.key, state, T, i})
 	}
 	return out
+}
+
+// readThenWrites: read i is T's first micro-op on its key, and T writes
+// the key after it.
+func readThenWrites(p *parsed, T, i int32) bool {
+	t := &p.txns[T]
+	key := p.mops[i].key
+	writes := false
+	for j := t.m0; j < t.m1; j++ {
+		o := &p.mops[j]
+		if o.key != key {
+			continue
+		}
+		if j < i {
+			return false
+		}
+		if o.f != fRead {
+			writes = true
+		}
+	}
+	return writes
 }
 
 // reportLostUpdates reports groups of two or more committed transactions

@@ -82,67 +82,25 @@ func checkParsed(ctx context.Context, h histories.History, opts Options, p *pars
 
 // checkFrom is check, or checkParsed when pre is not nil.
 func checkFrom(ctx context.Context, h histories.History, opts Options, vals opValues, pre *parsed) (checker.Result, error) {
-	model := opts.ConsistencyModel
-	if model == "" {
-		model = DefaultModel
-	}
-	if _, err := checkModel(model); err != nil {
+	c, err := newCheck(h, opts)
+	if err != nil {
 		return checker.Result{}, err
-	}
-	if err := ValidateAnomalies(opts.Anomalies); err != nil {
-		return checker.Result{}, err
-	}
-	if err := ValidateAnomalies(opts.Also); err != nil {
-		return checker.Result{}, err
-	}
-	workload := opts.Workload
-	if workload == "" {
-		workload = inferWorkload(h)
-	}
-	if workload != "append" && workload != "rw-register" {
-		return checker.Result{}, fmt.Errorf("unknown transactional workload %q (known: append, rw-register)", workload)
-	}
-	maxCases := opts.MaxCases
-	if maxCases <= 0 {
-		maxCases = 10
 	}
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-
 	p := pre
 	if p == nil {
 		collectIfLarge(len(h) / 2)
 		var err error
-		if p, err = parse(h, workload, vals); err != nil {
+		if p, err = parse(h, c.workload, vals); err != nil {
 			return checker.Result{}, err
 		}
 	}
 	collectIfLarge(len(p.txns))
-	// What to look for: Elle's prohibited-anomaly-types. The reporter
-	// drops anything else, and the unknown conditions are always kept.
-	// inScope decides the verdict; searchScope, with Also, what is
-	// looked for and reported.
-	inScope := scope(model, opts.Anomalies)
-	searchScope := scope(model, append(slices.Clone(opts.Anomalies), opts.Also...))
-	searched := []string{}
-	for _, a := range reportableAnomalies(workload, opts.WFRKeys) {
-		if searchScope[a] && !strings.HasSuffix(a, "-cycle-exists") && !slices.Contains(unknownAnomalies, a) {
-			searched = append(searched, a)
-		}
-	}
-	rep := newReporter(p, maxCases)
-	rep.scope = maps.Clone(searchScope)
-	for _, a := range unknownAnomalies {
-		rep.scope[a] = true
-	}
-	d := &Details{Workload: workload, ConsistencyModel: friendlyModel(canonicalModel(model)), Keys: len(p.keys),
-		AnomaliesSearched: searched, WFRKeys: opts.WFRKeys}
-	if len(opts.Anomalies) > 0 {
-		d.AnomaliesAsked = slices.Clone(opts.Anomalies)
-	}
+	rep, d := c.start(p)
 	for i := range p.txns {
 		switch p.txns[i].st {
 		case stOK:
@@ -153,6 +111,7 @@ func checkFrom(ctx context.Context, h histories.History, opts Options, vals opVa
 			d.Txns.Fail++
 		}
 	}
+	workload, searchScope := c.workload, c.searchScope
 
 	var data inEdges
 	var ex edgeExplainer
@@ -189,14 +148,7 @@ func checkFrom(ctx context.Context, h histories.History, opts Options, vals opVa
 	// neither. Where real time is needed, process order is built too, so
 	// that a cycle a process's own order closes is called -process (Elle
 	// builds the real-time graph alone and calls it -realtime).
-	var proc, rt bool
-	for i := range cycleSpecs {
-		if searchScope[cycleSpecs[i].name] {
-			proc = proc || cycleSpecs[i].variant != 0
-			rt = rt || cycleSpecs[i].variant == relRT
-		}
-	}
-	d.ProcessEdges, d.RealtimeEdges = proc, rt
+	proc, rt := d.ProcessEdges, d.RealtimeEdges
 	producers := []inEdges{data}
 	if proc || rt {
 		producers = append(producers, orderEdges(p, rt))
@@ -221,7 +173,87 @@ func checkFrom(ctx context.Context, h histories.History, opts Options, vals opVa
 	// Even out of time, the search still says (coarsely) which cycles
 	// each component must contain.
 	searchCycles(ctx, p, g, rep, ex, d, searchScope)
-	return result(rep, d, model, inScope), nil
+	return result(rep, d, c.model, c.inScope), nil
+}
+
+// aCheck is what a check is of: the options, resolved.
+type aCheck struct {
+	opts     Options
+	model    string
+	workload string
+	maxCases int
+	// inScope decides the verdict; searchScope, with Also, what is
+	// looked for and reported.
+	inScope, searchScope map[string]bool
+	// proc, rt: the graph has process order, and real time.
+	proc, rt bool
+}
+
+// newCheck resolves and validates the options of a check of h.
+func newCheck(h histories.History, opts Options) (*aCheck, error) {
+	c := &aCheck{opts: opts, model: opts.ConsistencyModel, workload: opts.Workload, maxCases: opts.MaxCases}
+	if c.model == "" {
+		c.model = DefaultModel
+	}
+	if _, err := checkModel(c.model); err != nil {
+		return nil, err
+	}
+	if err := ValidateAnomalies(opts.Anomalies); err != nil {
+		return nil, err
+	}
+	if err := ValidateAnomalies(opts.Also); err != nil {
+		return nil, err
+	}
+	if c.workload == "" {
+		c.workload = inferWorkload(h)
+	}
+	if c.workload != "append" && c.workload != "rw-register" {
+		return nil, fmt.Errorf("unknown transactional workload %q (known: append, rw-register)", c.workload)
+	}
+	if c.maxCases <= 0 {
+		c.maxCases = 10
+	}
+	// What to look for: Elle's prohibited-anomaly-types. The reporter
+	// drops anything else, and the unknown conditions are always kept.
+	c.inScope = scope(c.model, opts.Anomalies)
+	c.searchScope = scope(c.model, append(slices.Clone(opts.Anomalies), opts.Also...))
+	// Process and real-time edges only when a class in scope needs them,
+	// as Elle's additional-graphs: a claim of snapshot isolation needs
+	// neither. Where real time is needed, process order is built too, so
+	// that a cycle a process's own order closes is called -process (Elle
+	// builds the real-time graph alone and calls it -realtime).
+	for i := range cycleSpecs {
+		if c.searchScope[cycleSpecs[i].name] {
+			c.proc = c.proc || cycleSpecs[i].variant != 0
+			c.rt = c.rt || cycleSpecs[i].variant == relRT
+		}
+	}
+	return c, nil
+}
+
+// start is the reporter and the details of the check of p, before
+// anything is found (the transactions not counted yet).
+func (c *aCheck) start(p *parsed) (*reporter, *Details) {
+	var searched []string
+	for _, a := range reportableAnomalies(c.workload, c.opts.WFRKeys) {
+		if c.searchScope[a] && !strings.HasSuffix(a, "-cycle-exists") && !slices.Contains(unknownAnomalies, a) {
+			searched = append(searched, a)
+		}
+	}
+	if searched == nil {
+		searched = []string{}
+	}
+	rep := newReporter(p, c.maxCases)
+	rep.scope = maps.Clone(c.searchScope)
+	for _, a := range unknownAnomalies {
+		rep.scope[a] = true
+	}
+	d := &Details{Workload: c.workload, ConsistencyModel: friendlyModel(canonicalModel(c.model)), Keys: len(p.keys),
+		AnomaliesSearched: searched, WFRKeys: c.opts.WFRKeys, ProcessEdges: c.proc, RealtimeEdges: c.rt}
+	if len(c.opts.Anomalies) > 0 {
+		d.AnomaliesAsked = slices.Clone(c.opts.Anomalies)
+	}
+	return rep, d
 }
 
 // collectIfLarge collects the garbage now if the history has n ≥

@@ -23,31 +23,52 @@ import (
 // parse cannot take, such as non-integer values, or one Pairs would
 // refuse, whose error the offline parse then names).
 //
+// For list-append, the stream also builds the dependency graph as the
+// transactions are parsed (see onlineGraph), for the options it was
+// started with: when the history turns out to have no anomaly, the check
+// at the end has nothing left to build or search, and its verdict takes
+// as long whatever the history's length. Otherwise (an anomaly, or a
+// check with other options) the check at the end builds the graph and
+// searches it as offline.
+//
 // A Stream is not safe for concurrent use: one goroutine adds every op in
 // order, then hands it to the check.
 type Stream struct {
 	workload string
 	p        *parser
+	g        *onlineGraph              // list-append only
 	open     map[histories.Process]int // process → its open invocation
-	queue    []int                     // invocations not parsed yet, in order
-	done     map[int]int               // invocation → completion, of those queued
-	pairs    []histories.Pair          // parsed, in order
+	retired  map[histories.Process]bool
+	queue    []int            // invocations not parsed yet, in order
+	done     map[int]int      // invocation → completion, of those queued
+	pairs    []histories.Pair // parsed, in order
 	buf      decodedTxn
+	seen     int   // ops added
+	last     int64 // the last op's index
 	failed   bool
+	// graphUsed: the check at the end was the online graph's (tests).
+	graphUsed bool
 }
 
-// NewStream starts a stream of a workload's history: "append" or
-// "rw-register" (nil for another).
-func NewStream(workload string) *Stream {
-	if workload != "append" && workload != "rw-register" {
+// NewStream starts a stream of a history to be checked with opts, whose
+// Workload must be "append" or "rw-register" (nil for another).
+func NewStream(opts Options) *Stream {
+	w := opts.Workload
+	if w != "append" && w != "rw-register" {
 		return nil
 	}
-	return &Stream{
-		workload: workload,
-		p:        newParser(nil, workload, false, nil, 0, 0, 0),
+	s := &Stream{
+		workload: w,
+		p:        newParser(nil, w, false, nil, 0, 0, 0),
 		open:     map[histories.Process]int{},
+		retired:  map[histories.Process]bool{},
 		done:     map[int]int{},
+		last:     -1,
 	}
+	if c, err := newCheck(nil, opts); err == nil && w == "append" {
+		s.g = newOnlineGraph(s.p, c.proc, c.rt)
+	}
+	return s
 }
 
 // Add takes op i of h, the history as recorded so far (h[:i] as before).
@@ -56,6 +77,13 @@ func (s *Stream) Add(h histories.History, i int) {
 		return
 	}
 	op := &h[i]
+	// What Pairs refuses, or pairs otherwise, ends the stream: the check
+	// at the end is then offline's, which names the error.
+	if i != s.seen || op.Index <= s.last {
+		s.failed = true
+		return
+	}
+	s.seen, s.last = i+1, op.Index
 	switch {
 	case op.Process == histories.Nemesis:
 		return
@@ -63,20 +91,26 @@ func (s *Stream) Add(h histories.History, i int) {
 		s.failed = true
 		return
 	case op.Type == histories.Invoke:
-		if _, ok := s.open[op.Process]; ok {
-			s.failed = true // Pairs refuses it
+		if _, ok := s.open[op.Process]; ok || s.retired[op.Process] {
+			s.failed = true
 			return
 		}
 		s.open[op.Process] = i
 		s.queue = append(s.queue, i)
 		return
+	case op.Type != histories.OK && op.Type != histories.Fail && op.Type != histories.Info:
+		s.failed = true
+		return
 	}
 	inv, ok := s.open[op.Process]
-	if !ok {
+	if !ok || h[inv].F != op.F {
 		s.failed = true
 		return
 	}
 	delete(s.open, op.Process)
+	if op.Type == histories.Info {
+		s.retired[op.Process] = true
+	}
 	s.done[inv] = i
 	s.drain(h, false)
 }
@@ -132,6 +166,9 @@ func (s *Stream) parse(h histories.History, pr histories.Pair) {
 		return
 	}
 	s.pairs = append(s.pairs, pr)
+	if s.g != nil {
+		s.g.take()
+	}
 }
 
 // finish parses what is left of h, the whole history, and returns the
@@ -168,6 +205,12 @@ func CheckStreamContext(ctx context.Context, h histories.History, s *Stream, opt
 	if s == nil || s.failed || (opts.Workload != "" && opts.Workload != s.workload) {
 		return CheckContext(ctx, h, opts)
 	}
+	if opts.Workload == "" {
+		opts.Workload = s.workload
+	}
+	if res, ok, err := s.certified(h, opts); ok || err != nil {
+		return res, err
+	}
 	pairs, err := histories.Pairs(h, "")
 	if err != nil {
 		return CheckContext(ctx, h, opts) // whose error names the op
@@ -176,8 +219,36 @@ func CheckStreamContext(ctx context.Context, h histories.History, s *Stream, opt
 	if !ok {
 		return CheckContext(ctx, h, opts)
 	}
-	if opts.Workload == "" {
-		opts.Workload = s.workload
-	}
 	return checkParsed(ctx, h, opts, p)
+}
+
+// certified is the result of the check of h with opts when the stream's
+// graph stands for it (see onlineGraph): h is the whole history the
+// stream was given, every transaction in it is parsed, and the graph,
+// built for the options' edges, has no anomaly. ok is false otherwise,
+// the stream left as it was but for the transactions still open, now
+// parsed.
+func (s *Stream) certified(h histories.History, opts Options) (res checker.Result, ok bool, err error) {
+	if s.g == nil || s.seen != len(h) {
+		return res, false, nil
+	}
+	c, err := newCheck(h, opts)
+	if err != nil {
+		return res, false, err
+	}
+	if c.workload != "append" || s.g.order != (c.proc || c.rt) || s.g.rt != c.rt {
+		return res, false, nil
+	}
+	s.drain(h, true)
+	if s.failed || !s.g.certified() {
+		return res, false, nil
+	}
+	p := s.p
+	p.h, p.vals = h, anyValues(h)
+	p.release()
+	s.failed = true // used once
+	rep, d := c.start(&p.parsed)
+	d.Txns, d.Edges = s.g.counts, s.g.edges
+	s.g, s.graphUsed = nil, true
+	return result(rep, d, c.model, c.inScope), true, nil
 }

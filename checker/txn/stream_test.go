@@ -13,10 +13,10 @@ import (
 	"github.com/faultline-dev/faultline/histories"
 )
 
-// streamOf feeds h to a new stream of workload op by op, as a run's online
+// streamOf feeds h to a new stream for opts op by op, as a run's online
 // check does.
-func streamOf(h histories.History, workload string) *Stream {
-	s := NewStream(workload)
+func streamOf(h histories.History, opts Options) *Stream {
+	s := NewStream(opts)
 	for i := range h {
 		s.Add(h[:i+1], i)
 	}
@@ -50,7 +50,17 @@ func TestStreamSameAsOffline(t *testing.T) {
 	for _, name := range names {
 		hs = append(hs, named{name, gen[name], true})
 	}
-	used := 0
+	// Generated histories with no anomaly.
+	valid := map[string]bool{}
+	for name, o := range map[string]GenOptions{
+		"valid-rt":     {Seed: 7, Txns: 4000, Procs: 20, Keys: 6, OpsPerTxn: 4},
+		"valid-failed": {Seed: 8, Txns: 4000, Procs: 10, Keys: 4, OpsPerTxn: 5, FailRate: 0.05, InfoRate: 0.05},
+		"valid-1key":   {Seed: 9, Txns: 2000, Procs: 30, Keys: 1, OpsPerTxn: 3, InfoRate: 0.1},
+	} {
+		hs = append(hs, named{name, AppendHistoryWith(o), true})
+		valid[name] = true
+	}
+	used, graphUsed := 0, 0
 	for _, x := range hs {
 		workload := inferWorkload(x.h)
 		if workload != "append" && workload != "rw-register" {
@@ -61,14 +71,15 @@ func TestStreamSameAsOffline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := streamOf(x.h, workload).finish(x.h, pairs); !ok {
+			if _, ok := streamOf(x.h, Options{Workload: workload}).finish(x.h, pairs); !ok {
 				t.Fatalf("%s: the stream could not follow the history", x.name)
 			}
 		}
 		for _, o := range sameOpts {
 			o.Workload = workload
 			wres, werr := CheckContext(context.Background(), x.h, o)
-			gres, gerr := CheckStreamContext(context.Background(), x.h, streamOf(x.h, workload), o)
+			s := streamOf(x.h, o)
+			gres, gerr := CheckStreamContext(context.Background(), x.h, s, o)
 			if fmt.Sprint(werr) != fmt.Sprint(gerr) {
 				t.Fatalf("%s %+v: check error %v, want %v", x.name, o, gerr, werr)
 			}
@@ -77,12 +88,21 @@ func TestStreamSameAsOffline(t *testing.T) {
 			if string(wj) != string(gj) || wres.Summary != gres.Summary {
 				t.Fatalf("%s %+v: the stream gives\n%s\nwant\n%s", x.name, o, gj, wj)
 			}
+			if s.graphUsed {
+				graphUsed++
+			}
+			// Histories of a correct database are checked by the graph
+			// built online, whatever the model.
+			if valid[x.name] && !s.graphUsed {
+				t.Errorf("%s %+v: the online graph was not used", x.name, o)
+			}
 		}
 		used++
 	}
 	if used < 10 {
 		t.Errorf("only %d histories were compared", used)
 	}
+	t.Logf("%d histories compared; the online graph gave %d of the results", used, graphUsed)
 }
 
 // A history the stream cannot follow (a process invoking twice) is checked
@@ -92,7 +112,7 @@ func TestStreamFallsBack(t *testing.T) {
 	// The first invocation again, before it completed.
 	bad := append(histories.History{h[0], h[0]}, h[1:]...)
 	bad.Renumber()
-	s := streamOf(bad, "append")
+	s := streamOf(bad, Options{Workload: "append"})
 	_, werr := CheckContext(context.Background(), bad, Options{Workload: "append"})
 	_, gerr := CheckStreamContext(context.Background(), bad, s, Options{Workload: "append"})
 	if werr == nil || fmt.Sprint(werr) != fmt.Sprint(gerr) {

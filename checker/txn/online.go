@@ -1,0 +1,591 @@
+package txn
+
+import (
+	"slices"
+)
+
+// A list-append history's dependency graph, built while it is recorded
+// (see Stream), so that a run's verdict comes moments after its final
+// phase whatever its length.
+//
+// The graph is exactly the one the check at the end would build (the same
+// pairs of transactions), kept as the history grows: each edge is added
+// once both its transactions have been parsed and what it depends on is
+// known (an element's writer, its place in its key's order, a reader of
+// the state before it). Most edges are final when added; those of an
+// append nobody has read yet hang on its key's order as far as it is
+// known (appendPred: the last element read, and the readers of the
+// longest state), so they are taken out and put back as the order grows.
+// Edges are counted by how many reasons give them, and a pair leaves the
+// graph when its last reason does.
+//
+// Cycles are looked for as edges come, by keeping a topological order of
+// the graph (Pearce and Kelly's dynamic topological sort, "A dynamic
+// topological sort algorithm for directed acyclic graphs", 2006): an edge
+// that goes against the order makes a search of the nodes between its
+// ends, which either finds the cycle it closes or reorders just those
+// nodes. In a history the order is nearly the invocation order, and edges
+// against it join transactions that ran at the same time, so that search
+// stays among the transactions in flight together. Taking an edge out
+// never breaks a topological order.
+//
+// The graph stands for the check only in the common case: every read a
+// prefix of its key's order, no element read twice in it, no anomaly the
+// list-append checks report outside cycles (which are found here as they
+// are at the end, and lost updates, which are), and no cycle at all. The
+// first thing out of that case stops the graph and frees it, and the check
+// at the end then does all of its work as it would offline, so verdicts
+// and explanations never depend on it. The tests compare the graph with
+// the offline one, pair for pair, and the results whole.
+type onlineGraph struct {
+	p *parser
+	// order: process (and, with rt, real-time) edges are part of the
+	// graph, as checkFrom decides from the options.
+	order, rt bool
+	// off says why the graph stopped, "" while it runs.
+	off string
+	// keepGoing (tests) keeps the graph going through anomalies, to
+	// compare its edges with the offline graph's in any history; it then
+	// keeps no topological order.
+	keepGoing bool
+	// n is how many transactions have been taken in; edges join only
+	// those.
+	n int32
+
+	// The graph: out-edges with their counts of reasons, in-edges, and a
+	// topological order (ord is a permutation of [0, n)).
+	out   [][]onlineEdge
+	in    [][]int32
+	ord   []int32
+	edges int // distinct pairs
+	// Search scratch: a node is visited in the current search if its mark
+	// is epoch.
+	mark         []uint32
+	epoch        uint32
+	fwd, bwd     []int32
+	stack, slots []int32
+
+	keys []onlineKey
+
+	// Process order: each process's last transaction that did not fail.
+	lastOf map[int32]int32
+	// Real time, as orderEdges: ok transactions not yet known to have
+	// completed before an invocation (a heap by completion), and those
+	// that have, in completion order from cmpsAt on; lo and next are
+	// orderEdges's frontier bounds, as positions in that sequence.
+	pending  []pendingCmp
+	cmps     []int32
+	cmpsAt   int32
+	lo, next int32
+	counts   TxnCounts
+}
+
+type onlineEdge struct{ to, n int32 }
+
+// pendingCmp is an ok transaction waiting to be taken into the real-time
+// frontier: its completion, and the frontier's end when it was invoked.
+type pendingCmp struct{ cmp, txn, hiAt int32 }
+
+// onlineKey is what the graph keeps of a key.
+type onlineKey struct {
+	// known is how much of the key's order has been taken in.
+	known int32
+	// readers are its committed reads, as state<<32 | txn, sorted.
+	readers []uint64
+	// tail are the elements appended by transactions that did not fail
+	// and that nobody has read yet.
+	tail []int32
+	// lost are the states read by transactions that then appended to
+	// the key, as state<<32 | txn (see lostCandidates).
+	lost []uint64
+}
+
+// newOnlineGraph starts a graph over p's transactions.
+func newOnlineGraph(p *parser, order, rt bool) *onlineGraph {
+	return &onlineGraph{p: p, order: order || rt, rt: rt, lastOf: map[int32]int32{}}
+}
+
+// stop turns the graph off for why (the first reason stands); take
+// frees it.
+func (g *onlineGraph) stop(why string) {
+	if g.off == "" {
+		g.off = why
+	}
+}
+
+// ready: x is a transaction taken in that did not fail, so that edges
+// may join it (committable, among those the graph has).
+func (g *onlineGraph) ready(x int32) bool {
+	return x >= 0 && x < g.n && g.p.txns[x].st != stFail
+}
+
+// anomaly stops the graph for an anomaly found (but for keepGoing).
+func (g *onlineGraph) anomaly(why string) {
+	if !g.keepGoing {
+		g.stop(why)
+	}
+}
+
+// take takes in the transaction the parser has just parsed, the last.
+func (g *onlineGraph) take() {
+	if g.off != "" {
+		return
+	}
+	g.take1()
+	if g.off != "" {
+		*g = onlineGraph{off: g.off, p: g.p, keepGoing: g.keepGoing}
+	}
+}
+
+func (g *onlineGraph) take1() {
+	p := g.p
+	T := int32(len(p.txns) - 1)
+	if T != g.n {
+		g.stop("a transaction was skipped")
+		return
+	}
+	if len(p.incompatKeys) > 0 {
+		g.stop("a read is not a prefix of its key's order (incompatible-order)")
+		return
+	}
+	t := &p.txns[T]
+	// The orders of the keys T read, as far as they grew.
+	if t.st == stOK {
+		for mi := t.m0; mi < t.m1 && g.off == ""; mi++ {
+			if m := &p.mops[mi]; m.f == fRead {
+				g.grow(m.key)
+			}
+		}
+		if g.off != "" {
+			return
+		}
+	}
+	g.n++
+	g.ord = append(g.ord, T)
+	g.out = append(g.out, nil)
+	g.in = append(g.in, nil)
+	g.mark = append(g.mark, 0)
+	g.realtime(T)
+	switch t.st {
+	case stOK:
+		g.counts.OK++
+	case stInfo:
+		g.counts.Info++
+	case stFail:
+		g.counts.Fail++
+		// Isolated: no edge joins a failed transaction. But its writes
+		// must never be read (G1a, dirty-update).
+		for mi := t.m0; mi < t.m1; mi++ {
+			if m := &p.mops[mi]; m.f == fAppend && p.elems[m.slot].pos >= 0 {
+				g.anomaly("an element appended by a failed transaction was read (G1a)")
+				return
+			}
+		}
+		return
+	}
+	if t.st == stOK {
+		if why := g.localAnomaly(T); why != "" {
+			g.anomaly(why)
+			if g.off != "" {
+				return
+			}
+		}
+		g.addReads(T)
+		if g.off != "" {
+			return
+		}
+	}
+	g.into(T)
+	if g.off != "" {
+		return
+	}
+	g.from(T)
+}
+
+// grow takes in what key k's order gained: the edges of its unread
+// appends move to the new end, and the appends now placed get their
+// final edges.
+func (g *onlineGraph) grow(k int32) {
+	p := g.p
+	g.growKeys(k)
+	o, ks := &p.orders[k], &g.keys[k]
+	L, L2 := ks.known, int32(len(o.slots))
+	if L2 == L {
+		return
+	}
+	if o.dupAt >= 0 {
+		g.stop("an element appears twice in a read (duplicate-elements)")
+		return
+	}
+	for _, s := range ks.tail {
+		g.anchor(k, p.elems[s].writer, L, -1)
+	}
+	for i := L; i < L2; i++ {
+		w := p.elems[o.slots[i]].writer
+		if w >= 0 && w < g.n && p.txns[w].st == stFail {
+			g.anomaly("an element appended by a failed transaction was read (G1a)")
+		}
+		if g.ready(w) {
+			g.anchor(k, w, i, +1)
+		}
+	}
+	ks.known = L2
+	ks.tail = slices.DeleteFunc(ks.tail, func(s int32) bool { return p.elems[s].pos >= 0 })
+	for _, s := range ks.tail {
+		g.anchor(k, p.elems[s].writer, L2, +1)
+	}
+}
+
+// anchor adds (d = +1) or takes out (d = -1) the ww and rw in-edges of
+// w's append to key k placed after state a (appendEdges): from the
+// writer of the element before it, and from the readers of state a.
+func (g *onlineGraph) anchor(k, w, a int32, d int32) {
+	p := g.p
+	if a >= 1 {
+		if pw := p.elems[p.orders[k].slots[a-1]].writer; g.ready(pw) && pw != w {
+			g.edge(pw, w, d)
+		}
+	}
+	for _, r := range g.readersOf(k, a) {
+		if rt := int32(uint32(r)); rt != w {
+			g.edge(rt, w, d)
+		}
+	}
+}
+
+// readersOf are the readers of state a of key k (taken in).
+func (g *onlineGraph) readersOf(k, a int32) []uint64 {
+	seg := g.keys[k].readers
+	lo, _ := slices.BinarySearch(seg, uint64(a)<<32)
+	hi := lo
+	for hi < len(seg) && int32(seg[hi]>>32) == a {
+		hi++
+	}
+	return seg[lo:hi]
+}
+
+// localAnomaly is why committed T shows an anomaly the list-append checks
+// find outside cycles, as far as T alone (with what was taken in before
+// it) can tell: internal, future-read, or a lost update with an earlier
+// transaction. "" if none.
+func (g *onlineGraph) localAnomaly(T int32) string {
+	p := g.p
+	if _, _, _, bad := internalCase(&p.parsed, T); bad {
+		return "a transaction contradicts its own earlier operations (internal)"
+	}
+	if _, _, bad := futureReadCase(&p.parsed, T); bad {
+		return "a transaction read its own future write (future-read)"
+	}
+	t := &p.txns[T]
+	for i := t.m0; i < t.m1; i++ {
+		m := &p.mops[i]
+		if m.f != fRead || !readThenWrites(&p.parsed, T, i) {
+			continue
+		}
+		ks := &g.keys[m.key]
+		for _, c := range ks.lost {
+			if int32(c>>32) == m.n {
+				return "two committed transactions read the same state of a key and both appended to it (lost-update)"
+			}
+		}
+		ks.lost = append(ks.lost, uint64(m.n)<<32|uint64(T))
+	}
+	return ""
+}
+
+// addReads makes committed T a reader of the states it read, and checks
+// that no read ends in an intermediate append (G1b).
+func (g *onlineGraph) addReads(T int32) {
+	p := g.p
+	t := &p.txns[T]
+	for mi := t.m0; mi < t.m1; mi++ {
+		m := &p.mops[mi]
+		if m.f != fRead {
+			continue
+		}
+		ks := &g.keys[m.key]
+		r := uint64(m.n)<<32 | uint64(T)
+		at, _ := slices.BinarySearch(ks.readers, r)
+		ks.readers = slices.Insert(ks.readers, at, r)
+		if m.slot >= 0 {
+			e := &p.elems[m.slot]
+			if e.flags&elIntermediate != 0 && e.writer != T && g.ready(e.writer) {
+				g.anomaly("a read ends in an intermediate append (G1b)")
+			}
+		}
+	}
+}
+
+// into adds T's in-edges from the transactions taken in before it.
+func (g *onlineGraph) into(T int32) {
+	p := g.p
+	t := &p.txns[T]
+	for mi := t.m0; mi < t.m1; mi++ {
+		m := &p.mops[mi]
+		switch m.f {
+		case fAppend:
+			g.growKeys(m.key)
+			ks := &g.keys[m.key]
+			a := p.elems[m.slot].pos
+			if a < 0 {
+				a = ks.known
+				ks.tail = append(ks.tail, m.slot)
+			}
+			g.anchor(m.key, T, a, +1)
+		case fRead:
+			if t.st == stOK && m.slot >= 0 {
+				if w := p.elems[m.slot].writer; g.ready(w) && w != T {
+					g.edge(w, T, +1)
+				}
+			}
+		}
+	}
+	if !g.order {
+		return
+	}
+	if prev, ok := g.lastOf[t.proc]; ok {
+		g.edge(prev, T, +1)
+	}
+	g.lastOf[t.proc] = T
+	if g.rt {
+		for _, c := range g.cmps[g.lo-g.cmpsAt : g.next-g.cmpsAt] {
+			g.edge(c, T, +1)
+		}
+	}
+}
+
+// from adds T's out-edges to the transactions taken in before it.
+func (g *onlineGraph) from(T int32) {
+	p := g.p
+	t := &p.txns[T]
+	for mi := t.m0; mi < t.m1 && g.off == ""; mi++ {
+		m := &p.mops[mi]
+		switch m.f {
+		case fAppend:
+			pos := p.elems[m.slot].pos
+			if pos < 0 {
+				continue
+			}
+			// ww to the append after it.
+			g.toAppendAfter(T, m.key, pos+1)
+			// wr to the reads that end in it.
+			for _, r := range g.readersOf(m.key, pos+1) {
+				if rt := int32(uint32(r)); rt != T {
+					if p.elems[m.slot].flags&elIntermediate != 0 {
+						g.anomaly("a read ends in an intermediate append (G1b)")
+					}
+					g.edge(T, rt, +1)
+				}
+			}
+		case fRead:
+			// rw to the append after the state it read.
+			if t.st == stOK {
+				g.toAppendAfter(T, m.key, m.n)
+			}
+		}
+	}
+}
+
+// toAppendAfter adds the edge from T to the writer of every append after
+// state a of key k: the one at position a, or those not read yet if a is
+// the end of the order.
+func (g *onlineGraph) toAppendAfter(T, k, a int32) {
+	p := g.p
+	ks := &g.keys[k]
+	if a < ks.known {
+		if w := p.elems[p.orders[k].slots[a]].writer; g.ready(w) && w != T {
+			g.edge(T, w, +1)
+		}
+		return
+	}
+	for _, s := range ks.tail {
+		if w := p.elems[s].writer; w != T {
+			g.edge(T, w, +1)
+		}
+	}
+}
+
+func (g *onlineGraph) growKeys(k int32) {
+	for int(k) >= len(g.keys) {
+		g.keys = append(g.keys, onlineKey{})
+	}
+}
+
+// realtime moves the real-time frontier to T's invocation, as orderEdges
+// does, and queues T's completion if it is ok.
+func (g *onlineGraph) realtime(T int32) {
+	if !g.rt {
+		return
+	}
+	t := &g.p.txns[T]
+	for len(g.pending) > 0 && g.pending[0].cmp < t.inv {
+		c := g.popPending()
+		g.lo = max(g.lo, c.hiAt)
+		g.cmps = append(g.cmps, c.txn)
+		g.next++
+	}
+	// Drop what fell behind the frontier.
+	if drop := g.lo - g.cmpsAt; drop > 1024 && drop > int32(len(g.cmps))/2 {
+		g.cmps = slices.Delete(g.cmps, 0, int(drop))
+		g.cmpsAt = g.lo
+	}
+	if t.st == stOK {
+		g.pushPending(pendingCmp{cmp: t.cmp, txn: T, hiAt: g.next})
+	}
+}
+
+func (g *onlineGraph) pushPending(c pendingCmp) {
+	h := append(g.pending, c)
+	i := len(h) - 1
+	for i > 0 {
+		up := (i - 1) / 2
+		if h[up].cmp <= h[i].cmp {
+			break
+		}
+		h[up], h[i] = h[i], h[up]
+		i = up
+	}
+	g.pending = h
+}
+
+func (g *onlineGraph) popPending() pendingCmp {
+	h := g.pending
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	i := 0
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && h[l].cmp < h[m].cmp {
+			m = l
+		}
+		if r < len(h) && h[r].cmp < h[m].cmp {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[m], h[i] = h[i], h[m]
+		i = m
+	}
+	g.pending = h
+	return top
+}
+
+// edge adds (d = +1) or takes out (d = -1) one reason for the edge u → v.
+func (g *onlineGraph) edge(u, v int32, d int32) {
+	if u == v || g.off != "" {
+		return
+	}
+	out := g.out[u]
+	for i := range out {
+		if out[i].to != v {
+			continue
+		}
+		out[i].n += d
+		if out[i].n == 0 {
+			out[i] = out[len(out)-1]
+			g.out[u] = out[:len(out)-1]
+			in := g.in[v]
+			j := slices.Index(in, u)
+			in[j] = in[len(in)-1]
+			g.in[v] = in[:len(in)-1]
+			g.edges--
+		}
+		return
+	}
+	if d < 0 {
+		g.stop("internal error: an edge taken out that was never added")
+		return
+	}
+	g.out[u] = append(out, onlineEdge{to: v, n: 1})
+	g.in[v] = append(g.in[v], u)
+	g.edges++
+	if g.ord[u] > g.ord[v] && !g.keepGoing {
+		g.reorder(u, v)
+	}
+}
+
+// reorder restores the topological order after the edge u → v was added
+// against it (Pearce and Kelly), or stops the graph if the edge closed a
+// cycle.
+func (g *onlineGraph) reorder(u, v int32) {
+	g.epoch++
+	if g.epoch == 0 {
+		clear(g.mark)
+		g.epoch = 1
+	}
+	// Forward from v, among the nodes before u; backward from u, among
+	// the nodes after v.
+	if g.fwd = g.search(v, u, g.fwd[:0]); g.off != "" {
+		return
+	}
+	g.bwd = g.search(u, v, g.bwd[:0])
+	// The nodes that reach u go first, then those v reaches, each in
+	// their old order, in the places they held.
+	byOrd := func(a, b int32) int { return int(g.ord[a] - g.ord[b]) }
+	slices.SortFunc(g.fwd, byOrd)
+	slices.SortFunc(g.bwd, byOrd)
+	g.slots = g.slots[:0]
+	for _, x := range g.bwd {
+		g.slots = append(g.slots, g.ord[x])
+	}
+	for _, x := range g.fwd {
+		g.slots = append(g.slots, g.ord[x])
+	}
+	slices.Sort(g.slots)
+	i := 0
+	for _, x := range g.bwd {
+		g.ord[x] = g.slots[i]
+		i++
+	}
+	for _, x := range g.fwd {
+		g.ord[x] = g.slots[i]
+		i++
+	}
+}
+
+// search collects into found the nodes reachable from start between
+// start and end in the order: forward if end comes after start (stopping
+// the graph if it reaches end, a cycle), else backward.
+func (g *onlineGraph) search(start, end int32, found []int32) []int32 {
+	fwd, bound := g.ord[start] < g.ord[end], g.ord[end]
+	g.stack = append(g.stack[:0], start)
+	g.mark[start] = g.epoch
+	for len(g.stack) > 0 {
+		x := g.stack[len(g.stack)-1]
+		g.stack = g.stack[:len(g.stack)-1]
+		found = append(found, x)
+		visit := func(w int32) {
+			if g.mark[w] == g.epoch {
+				return
+			}
+			if o := g.ord[w]; fwd && o < bound || !fwd && o > bound {
+				g.mark[w] = g.epoch
+				g.stack = append(g.stack, w)
+			}
+		}
+		if !fwd {
+			for _, w := range g.in[x] {
+				visit(w)
+			}
+			continue
+		}
+		for _, e := range g.out[x] {
+			if e.to == end {
+				g.anomaly("the dependency graph has a cycle")
+				return found
+			}
+			visit(e.to)
+		}
+	}
+	return found
+}
+
+// certified: the graph stands for the check at the end, which then knows
+// without building anything that the history has no anomaly and how many
+// edges its graph has.
+func (g *onlineGraph) certified() bool {
+	return g != nil && g.off == "" && g.edges > 0 && int(g.n) == len(g.p.txns)
+}

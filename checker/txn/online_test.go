@@ -1,0 +1,218 @@
+package txn
+
+import (
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/faultline-dev/faultline/histories"
+)
+
+// TestOnlineGraphEdges: the graph built while a history is recorded has
+// exactly the edges (pairs of transactions) of the graph the check builds
+// at the end, with and without process and real-time order, on histories
+// with aborted and crashed transactions, stale reads (anomalies of every
+// kind, cycles included) and planted write skew: the graph is kept going
+// through the anomalies here, where it would otherwise stop.
+func TestOnlineGraphEdges(t *testing.T) {
+	type named struct {
+		name string
+		h    histories.History
+	}
+	var hs []named
+	for i, o := range []GenOptions{
+		{Seed: 1, Txns: 3000, Procs: 10, Keys: 8, OpsPerTxn: 4},
+		{Seed: 2, Txns: 3000, Procs: 10, Keys: 5, OpsPerTxn: 6, FailRate: 0.1, InfoRate: 0.1},
+		{Seed: 3, Txns: 3000, Procs: 20, Keys: 5, OpsPerTxn: 4, StaleReads: 0.05, MaxWritesPerKey: 8},
+		{Seed: 4, Txns: 3000, Procs: 10, Keys: 8, OpsPerTxn: 4, PlantG2: true, InfoRate: 0.05},
+		{Seed: 5, Txns: 6000, Procs: 50, Keys: 30, OpsPerTxn: 4, StaleReads: 0.01, FailRate: 0.02},
+		{Seed: 6, Txns: 2000, Procs: 40, Keys: 1, OpsPerTxn: 3, StaleReads: 0.2, InfoRate: 0.2},
+		{Seed: 7, Txns: 2000, Procs: 5, Keys: 2, OpsPerTxn: 8, MaxWritesPerKey: 4, FailRate: 0.3},
+	} {
+		hs = append(hs, named{fmt.Sprintf("gen-%d", i), AppendHistoryWith(o)})
+	}
+	files, _ := filepath.Glob("../../testdata/txn/*.jsonl*")
+	for _, f := range files {
+		h, err := histories.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inferWorkload(h) == "append" {
+			hs = append(hs, named{f, h})
+		}
+	}
+	compared := 0
+	for _, x := range hs {
+		for _, mode := range [][2]bool{{false, false}, {true, false}, {true, true}} {
+			s := NewStream(Options{Workload: "append"})
+			s.g = newOnlineGraph(s.p, mode[0], mode[1])
+			s.g.keepGoing = true
+			for i := range x.h {
+				s.Add(x.h[:i+1], i)
+			}
+			s.drain(x.h, true)
+			if s.failed {
+				t.Fatalf("%s: the stream could not follow the history", x.name)
+			}
+			if s.g.off != "" {
+				// Only what the graph cannot follow at all stops it here.
+				if len(s.p.incompatKeys) == 0 && !slices.ContainsFunc(s.p.orders, func(o keyOrder) bool { return o.dupAt >= 0 }) {
+					t.Fatalf("%s: the graph stopped: %s", x.name, s.g.off)
+				}
+				continue
+			}
+			got := onlinePairs(s.g)
+			want := offlinePairs(t, x.h, mode[0], mode[1])
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s %v: the online graph has %d edges, the offline one %d; first difference %s", x.name, mode, len(got), len(want), firstDiff(got, want))
+			}
+			if s.g.edges != len(want) {
+				t.Fatalf("%s %v: the online graph counts %d edges, has %d", x.name, mode, s.g.edges, len(want))
+			}
+			compared++
+		}
+	}
+	if compared < 3*len(hs)-6 {
+		t.Errorf("only %d graphs of %d histories compared", compared, len(hs))
+	}
+	t.Logf("%d graphs of %d histories compared", compared, len(hs))
+}
+
+func onlinePairs(g *onlineGraph) [][2]int32 {
+	var out [][2]int32
+	for u := range g.out {
+		for _, e := range g.out[u] {
+			out = append(out, [2]int32{int32(u), e.to})
+		}
+	}
+	slices.SortFunc(out, cmpPair)
+	return out
+}
+
+func offlinePairs(t *testing.T, h histories.History, order, rt bool) [][2]int32 {
+	t.Helper()
+	p, err := parse(h, "append", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	producers := []inEdges{appendEdges(p, buildAppendIndex(p))}
+	if order || rt {
+		producers = append(producers, orderEdges(p, rt))
+	}
+	g := buildGraph(len(p.txns), producers...)
+	var out [][2]int32
+	for u := range g.n {
+		for i := g.off[u]; i < g.off[u+1]; i++ {
+			out = append(out, [2]int32{int32(u), g.to[i]})
+		}
+	}
+	slices.SortFunc(out, cmpPair)
+	return out
+}
+
+func cmpPair(a, b [2]int32) int {
+	if a[0] != b[0] {
+		return int(a[0] - b[0])
+	}
+	return int(a[1] - b[1])
+}
+
+func firstDiff(got, want [][2]int32) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return fmt.Sprintf("at %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	return fmt.Sprintf("lengths %d and %d", len(got), len(want))
+}
+
+// TestOnlineTopoOrder: the dynamic topological order stops at the first
+// edge that closes a cycle, and otherwise keeps an order every edge
+// follows, through random additions and removals of edges, checked
+// against a plain search for a path.
+func TestOnlineTopoOrder(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	cycles := 0
+	for trial := range 300 {
+		n := 2 + rng.Intn(40)
+		g := &onlineGraph{}
+		for range n {
+			g.ord = append(g.ord, int32(len(g.ord)))
+			g.out = append(g.out, nil)
+			g.in = append(g.in, nil)
+			g.mark = append(g.mark, 0)
+		}
+		g.n = int32(n)
+		// Shuffle the starting order, as if earlier edges had moved it.
+		rng.Shuffle(n, func(i, j int) { g.ord[i], g.ord[j] = g.ord[j], g.ord[i] })
+		adj := map[[2]int32]int{}
+		for step := range 4 * n {
+			u, v := int32(rng.Intn(n)), int32(rng.Intn(n))
+			if u == v {
+				continue
+			}
+			if k := [2]int32{u, v}; adj[k] > 0 && rng.Intn(3) == 0 {
+				g.edge(u, v, -1)
+				adj[k]--
+			} else {
+				cycle := reaches(adj, v, u, n)
+				g.edge(u, v, +1)
+				adj[k]++
+				if cycle != (g.off != "") {
+					t.Fatalf("trial %d step %d: edge %d→%d closes a cycle: %v; the graph says %q", trial, step, u, v, cycle, g.off)
+				}
+				if cycle {
+					cycles++
+					break
+				}
+			}
+			for k, c := range adj {
+				if c > 0 && g.ord[k[0]] >= g.ord[k[1]] {
+					t.Fatalf("trial %d step %d: edge %d→%d against the order (%d ≥ %d)", trial, step, k[0], k[1], g.ord[k[0]], g.ord[k[1]])
+				}
+			}
+			pairs := 0
+			for _, c := range adj {
+				if c > 0 {
+					pairs++
+				}
+			}
+			if pairs != g.edges {
+				t.Fatalf("trial %d step %d: %d edges counted, %d held", trial, step, g.edges, pairs)
+			}
+		}
+		seen := make([]bool, n)
+		for _, o := range g.ord {
+			if o < 0 || int(o) >= n || seen[o] {
+				t.Fatalf("trial %d: order %v is not a permutation", trial, g.ord)
+			}
+			seen[o] = true
+		}
+	}
+	if cycles < 50 {
+		t.Errorf("only %d of 300 trials closed a cycle", cycles)
+	}
+}
+
+// reaches: there is a path from a to b in adj.
+func reaches(adj map[[2]int32]int, a, b int32, n int) bool {
+	seen := make([]bool, n)
+	stack := []int32{a}
+	seen[a] = true
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if x == b {
+			return true
+		}
+		for k, c := range adj {
+			if c > 0 && k[0] == x && !seen[k[1]] {
+				seen[k[1]] = true
+				stack = append(stack, k[1])
+			}
+		}
+	}
+	return false
+}
