@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -128,7 +129,7 @@ func checkFrom(ctx context.Context, h histories.History, opts Options, vals opVa
 			appendAnomalies(p, ix, rep)
 		}()
 		data = appendEdges(p, ix)
-		ex = appendExplainer{p, ix}
+		ex = appendExplainer{p}
 	case "rw-register":
 		ix := buildRegIndex(p)
 		vs := regVersions(p, ix, rep, opts.WFRKeys)
@@ -256,6 +257,21 @@ func (c *aCheck) start(p *parsed) (*reporter, *Details) {
 	return rep, d
 }
 
+// lazyCycles: cycles are explained only if they are among the cases
+// shown (reporter.addAt); off in a test, to show it changes nothing.
+var lazyCycles = true
+
+// cyclePos is casePos of the explanation of cycle cyc: the earliest of
+// its transactions' invocations and completions, as explainCycle names
+// exactly the transactions of the cycle.
+func cyclePos(p *parsed, cyc []step) int64 {
+	pos := int64(math.MaxInt64)
+	for _, st := range cyc {
+		pos = min(pos, p.txnIndex(st.from), p.h[p.txns[st.from].inv].Index)
+	}
+	return pos
+}
+
 // collectIfLarge collects the garbage now if the history has n ≥
 // graphTwoPassMin transactions: before parsing (what reading it left) and
 // after (what parsing dropped), so that what follows is built in its place
@@ -270,19 +286,35 @@ func collectIfLarge(n int) {
 // searchCycles finds the strongly connected components of the graph and
 // searches each for cycle anomalies.
 func searchCycles(ctx context.Context, p *parsed, g *graph, rep *reporter, ex edgeExplainer, d *Details, inScope map[string]bool) {
+	searchComponents(ctx, p, g, sccsOf(g), rep, ex, d, inScope, nil)
+}
+
+// sccsOf are the strongly connected components of g of two or more
+// nodes, each's nodes in order.
+func sccsOf(g *graph) [][]int32 {
 	nodes := make([]int32, g.n)
 	for i := range nodes {
 		nodes[i] = int32(i)
 	}
 	var top sccFinder
 	nc := top.run(g, nodes, nodes, 0xff)
-	comps := top.groups(nodes, nc)
-	top = sccFinder{}
-	nodes = nil
+	return top.groups(nodes, nc)
+}
+
+// searchComponents searches each of the strongly connected components
+// of g for cycle anomalies. If global is not nil, g's nodes are
+// transactions global[0], global[1], … (a graph of some of them).
+func searchComponents(ctx context.Context, p *parsed, g *graph, comps [][]int32, rep *reporter, ex edgeExplainer, d *Details, inScope map[string]bool, global []int32) {
 	d.SCCs = len(comps)
 	// Smallest components first: their cycles are the easiest to read,
-	// and the search of a huge one is the likeliest to time out.
-	sort.SliceStable(comps, func(i, j int) bool { return len(comps[i]) < len(comps[j]) })
+	// and the search of a huge one is the likeliest to time out; among
+	// those of a size, by their first transaction.
+	sort.SliceStable(comps, func(i, j int) bool {
+		if len(comps[i]) != len(comps[j]) {
+			return len(comps[i]) < len(comps[j])
+		}
+		return comps[i][0] < comps[j][0]
+	})
 	for _, c := range comps {
 		d.LargestSCC = max(d.LargestSCC, len(c))
 	}
@@ -324,7 +356,16 @@ func searchCycles(ctx context.Context, p *parsed, g *graph, rep *reporter, ex ed
 			for a := range closure(models.anomaliesOut, []string{spec.name}) {
 				redundant[a] = true
 			}
-			rep.add(spec.name, func(b *caseBuilder) { explainCycle(b, cyc, spec.name, ex) })
+			if global != nil {
+				for i := range cyc {
+					cyc[i].from, cyc[i].to = global[cyc[i].from], global[cyc[i].to]
+				}
+			}
+			if lazyCycles {
+				rep.addAt(spec.name, cyclePos(p, cyc), func(b *caseBuilder) { explainCycle(b, cyc, spec.name, ex) })
+			} else {
+				rep.add(spec.name, func(b *caseBuilder) { explainCycle(b, cyc, spec.name, ex) })
+			}
 		}
 		if len(unfinished) == 0 {
 			s.leave()

@@ -107,8 +107,7 @@ func explainCycle(b *caseBuilder, cyc []step, typ string, ex edgeExplainer) {
 
 // appendExplainer explains list-append edges.
 type appendExplainer struct {
-	p  *parsed
-	ix *appendIndex
+	p *parsed
 }
 
 func (e appendExplainer) explainData(b *caseBuilder, st step, out *Step) bool {

@@ -1,6 +1,8 @@
 package txn
 
 import (
+	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -52,12 +54,20 @@ type onlineGraph struct {
 	// those.
 	n int32
 
-	// The graph: out-edges with their counts of reasons, in-edges, and a
-	// topological order (ord is a permutation of [0, n)).
+	// The graph: out-edges with their counts of reasons, and in-edges.
 	out   [][]onlineEdge
 	in    [][]int32
-	ord   []int32
 	edges int // distinct pairs
+	// Its components, each a cycle's transactions (or one transaction):
+	// comp is a union-find forest whose roots stand for the components,
+	// members the transactions of those of more than one. A component
+	// is at least a strongly connected component (taking an edge out can
+	// split one, which the check at the end finds), and the graph of the
+	// components has no cycle: ord is a topological order of it (distinct
+	// numbers, by root).
+	comp    []int32
+	members map[int32][]int32
+	ord     []int32
 	// Search scratch: a node is visited in the current search if its mark
 	// is epoch.
 	mark         []uint32
@@ -80,7 +90,12 @@ type onlineGraph struct {
 	counts   TxnCounts
 }
 
-type onlineEdge struct{ to, n int32 }
+// onlineEdge is an out-edge, with how many reasons of each kind give it
+// (by relWW … relRT's bit).
+type onlineEdge struct {
+	to int32
+	n  [5]uint8
+}
 
 // pendingCmp is an ok transaction waiting to be taken into the real-time
 // frontier: its completion, and the frontier's end when it was invoked.
@@ -162,6 +177,7 @@ func (g *onlineGraph) take1() {
 	}
 	g.n++
 	g.ord = append(g.ord, T)
+	g.comp = append(g.comp, T)
 	g.out = append(g.out, nil)
 	g.in = append(g.in, nil)
 	g.mark = append(g.mark, 0)
@@ -243,12 +259,12 @@ func (g *onlineGraph) anchor(k, w, a int32, d int32) {
 	p := g.p
 	if a >= 1 {
 		if pw := p.elems[p.orders[k].slots[a-1]].writer; g.ready(pw) && pw != w {
-			g.edge(pw, w, d)
+			g.edge(pw, w, relWW, d)
 		}
 	}
 	for _, r := range g.readersOf(k, a) {
 		if rt := int32(uint32(r)); rt != w {
-			g.edge(rt, w, d)
+			g.edge(rt, w, relRW, d)
 		}
 	}
 }
@@ -335,7 +351,7 @@ func (g *onlineGraph) into(T int32) {
 		case fRead:
 			if t.st == stOK && m.slot >= 0 {
 				if w := p.elems[m.slot].writer; g.ready(w) && w != T {
-					g.edge(w, T, +1)
+					g.edge(w, T, relWR, +1)
 				}
 			}
 		}
@@ -344,12 +360,12 @@ func (g *onlineGraph) into(T int32) {
 		return
 	}
 	if prev, ok := g.lastOf[t.proc]; ok {
-		g.edge(prev, T, +1)
+		g.edge(prev, T, relProc, +1)
 	}
 	g.lastOf[t.proc] = T
 	if g.rt {
 		for _, c := range g.cmps[g.lo-g.cmpsAt : g.next-g.cmpsAt] {
-			g.edge(c, T, +1)
+			g.edge(c, T, relRT, +1)
 		}
 	}
 }
@@ -367,20 +383,20 @@ func (g *onlineGraph) from(T int32) {
 				continue
 			}
 			// ww to the append after it.
-			g.toAppendAfter(T, m.key, pos+1)
+			g.toAppendAfter(T, m.key, pos+1, relWW)
 			// wr to the reads that end in it.
 			for _, r := range g.readersOf(m.key, pos+1) {
 				if rt := int32(uint32(r)); rt != T {
 					if p.elems[m.slot].flags&elIntermediate != 0 {
 						g.anomaly("a read ends in an intermediate append (G1b)")
 					}
-					g.edge(T, rt, +1)
+					g.edge(T, rt, relWR, +1)
 				}
 			}
 		case fRead:
 			// rw to the append after the state it read.
 			if t.st == stOK {
-				g.toAppendAfter(T, m.key, m.n)
+				g.toAppendAfter(T, m.key, m.n, relRW)
 			}
 		}
 	}
@@ -389,18 +405,18 @@ func (g *onlineGraph) from(T int32) {
 // toAppendAfter adds the edge from T to the writer of every append after
 // state a of key k: the one at position a, or those not read yet if a is
 // the end of the order.
-func (g *onlineGraph) toAppendAfter(T, k, a int32) {
+func (g *onlineGraph) toAppendAfter(T, k, a int32, rel uint8) {
 	p := g.p
 	ks := &g.keys[k]
 	if a < ks.known {
 		if w := p.elems[p.orders[k].slots[a]].writer; g.ready(w) && w != T {
-			g.edge(T, w, +1)
+			g.edge(T, w, rel, +1)
 		}
 		return
 	}
 	for _, s := range ks.tail {
 		if w := p.elems[s].writer; w != T {
-			g.edge(T, w, +1)
+			g.edge(T, w, rel, +1)
 		}
 	}
 }
@@ -473,18 +489,25 @@ func (g *onlineGraph) popPending() pendingCmp {
 	return top
 }
 
-// edge adds (d = +1) or takes out (d = -1) one reason for the edge u → v.
-func (g *onlineGraph) edge(u, v int32, d int32) {
+// edge adds (d = +1) or takes out (d = -1) one reason of kind rel for
+// the edge u → v.
+func (g *onlineGraph) edge(u, v int32, rel uint8, d int32) {
 	if u == v || g.off != "" {
 		return
 	}
+	k := bits.TrailingZeros8(rel)
 	out := g.out[u]
 	for i := range out {
 		if out[i].to != v {
 			continue
 		}
-		out[i].n += d
-		if out[i].n == 0 {
+		c := int32(out[i].n[k]) + d
+		if c < 0 || c > math.MaxUint8 {
+			g.stop("internal error: an edge's reasons miscounted")
+			return
+		}
+		out[i].n[k] = uint8(c)
+		if out[i].n == ([5]uint8{}) {
 			out[i] = out[len(out)-1]
 			g.out[u] = out[:len(out)-1]
 			in := g.in[v]
@@ -499,31 +522,63 @@ func (g *onlineGraph) edge(u, v int32, d int32) {
 		g.stop("internal error: an edge taken out that was never added")
 		return
 	}
-	g.out[u] = append(out, onlineEdge{to: v, n: 1})
+	e := onlineEdge{to: v}
+	e.n[k] = 1
+	g.out[u] = append(out, e)
 	g.in[v] = append(g.in[v], u)
 	g.edges++
-	if g.ord[u] > g.ord[v] && !g.keepGoing {
-		g.reorder(u, v)
+	if ru, rv := g.find(u), g.find(v); ru != rv && g.ord[ru] > g.ord[rv] {
+		g.reorder(ru, rv)
 	}
 }
 
-// reorder restores the topological order after the edge u → v was added
-// against it (Pearce and Kelly), or stops the graph if the edge closed a
-// cycle.
+// rel is the kinds of an edge.
+func (e *onlineEdge) rel() uint8 {
+	var r uint8
+	for k, c := range e.n {
+		if c > 0 {
+			r |= 1 << k
+		}
+	}
+	return r
+}
+
+// find is x's component: the node that stands for it in the order.
+func (g *onlineGraph) find(x int32) int32 {
+	r := x
+	for g.comp[r] != r {
+		r = g.comp[r]
+	}
+	for g.comp[x] != r {
+		x, g.comp[x] = g.comp[x], r
+	}
+	return r
+}
+
+// maxOnlineComponent is the most transactions a component may have: the
+// graph's searches walk a component's every edge, so a larger one stops
+// it, and the check at the end searches the whole graph.
+const maxOnlineComponent = 4096
+
+// reorder restores the topological order of the components after the
+// edge u → v between two of them was added against it (Pearce and
+// Kelly): the components v reaches and u is reached from, among those
+// between them in the order, move, those reaching u first. If v reaches
+// u, the edge closed a cycle, and the components on its paths from v to u
+// become one, placed between the others.
 func (g *onlineGraph) reorder(u, v int32) {
-	g.epoch++
-	if g.epoch == 0 {
+	if g.epoch > math.MaxUint32-4 {
 		clear(g.mark)
-		g.epoch = 1
+		g.epoch = 0
 	}
-	// Forward from v, among the nodes before u; backward from u, among
-	// the nodes after v.
-	if g.fwd = g.search(v, u, g.fwd[:0]); g.off != "" {
-		return
-	}
-	g.bwd = g.search(u, v, g.bwd[:0])
-	// The nodes that reach u go first, then those v reaches, each in
-	// their old order, in the places they held.
+	// Marks: found forward, found backward, found both ways.
+	eF, eB, eBoth := g.epoch+1, g.epoch+2, g.epoch+3
+	g.epoch += 3
+	// Forward from v, among the components before u; backward from u,
+	// among those after v.
+	var cycle bool
+	g.fwd, cycle = g.search(v, u, g.fwd[:0], eF, 0, 0)
+	g.bwd, _ = g.search(u, v, g.bwd[:0], eB, eF, eBoth)
 	byOrd := func(a, b int32) int { return int(g.ord[a] - g.ord[b]) }
 	slices.SortFunc(g.fwd, byOrd)
 	slices.SortFunc(g.bwd, byOrd)
@@ -532,60 +587,174 @@ func (g *onlineGraph) reorder(u, v int32) {
 		g.slots = append(g.slots, g.ord[x])
 	}
 	for _, x := range g.fwd {
-		g.slots = append(g.slots, g.ord[x])
+		if g.mark[x] != eBoth { // else in bwd too
+			g.slots = append(g.slots, g.ord[x])
+		}
 	}
 	slices.Sort(g.slots)
-	i := 0
+	// B's nodes take the lowest numbers and F's the highest, so that
+	// each only moves down, and each of F's only up (Pearce and Kelly's
+	// argument that the edges from and to the others still go forward).
+	// Without a cycle the two sets are apart. With one, the components on
+	// it (found both ways, and u and v) become one, placed between; the
+	// numbers left over stay unused.
+	lo := 0
 	for _, x := range g.bwd {
-		g.ord[x] = g.slots[i]
-		i++
+		if !cycle || x != u && g.mark[x] != eBoth {
+			g.ord[x] = g.slots[lo]
+			lo++
+		}
 	}
-	for _, x := range g.fwd {
-		g.ord[x] = g.slots[i]
-		i++
+	hi := len(g.slots)
+	for _, x := range slices.Backward(g.fwd) {
+		if !cycle || x != v && g.mark[x] != eBoth {
+			hi--
+			g.ord[x] = g.slots[hi]
+		}
 	}
+	if !cycle {
+		return
+	}
+	merged := []int32{u, v}
+	for _, x := range g.bwd {
+		if g.mark[x] == eBoth {
+			merged = append(merged, x)
+		}
+	}
+	root := g.merge(merged)
+	g.ord[root] = g.slots[lo]
 }
 
-// search collects into found the nodes reachable from start between
-// start and end in the order: forward if end comes after start (stopping
-// the graph if it reaches end, a cycle), else backward.
-func (g *onlineGraph) search(start, end int32, found []int32) []int32 {
-	fwd, bound := g.ord[start] < g.ord[end], g.ord[end]
-	g.stack = append(g.stack[:0], start)
-	g.mark[start] = g.epoch
-	for len(g.stack) > 0 {
-		x := g.stack[len(g.stack)-1]
-		g.stack = g.stack[:len(g.stack)-1]
-		found = append(found, x)
-		visit := func(w int32) {
-			if g.mark[w] == g.epoch {
-				return
-			}
-			if o := g.ord[w]; fwd && o < bound || !fwd && o > bound {
-				g.mark[w] = g.epoch
-				g.stack = append(g.stack, w)
-			}
-		}
-		if !fwd {
-			for _, w := range g.in[x] {
-				visit(w)
-			}
-			continue
-		}
-		for _, e := range g.out[x] {
-			if e.to == end {
-				g.anomaly("the dependency graph has a cycle")
-				return found
-			}
-			visit(e.to)
+// merge makes the components cs one, and returns it.
+func (g *onlineGraph) merge(cs []int32) int32 {
+	root, size := cs[0], 0
+	for _, c := range cs {
+		size += g.size(c)
+		if g.size(c) > g.size(root) {
+			root = c
 		}
 	}
-	return found
+	if size > maxOnlineComponent {
+		g.stop("a strongly connected component grew too large to follow")
+		return root
+	}
+	if g.members == nil {
+		g.members = map[int32][]int32{}
+	}
+	all := g.members[root]
+	if all == nil {
+		all = []int32{root}
+	}
+	for _, c := range cs {
+		if c == root {
+			continue
+		}
+		if m := g.members[c]; m != nil {
+			all = append(all, m...)
+			delete(g.members, c)
+		} else {
+			all = append(all, c)
+		}
+		g.comp[c] = root
+	}
+	g.members[root] = all
+	return root
+}
+
+// size is how many transactions component c has.
+func (g *onlineGraph) size(c int32) int {
+	if m, ok := g.members[c]; ok {
+		return len(m)
+	}
+	return 1
+}
+
+// search collects into found the components reachable from component
+// start among those between start and end in the order, forward if end
+// comes after start, else backward, marking each with mine; or, if it
+// was marked seen (by a search the other way), with both. cycle: going
+// forward, it reached end.
+func (g *onlineGraph) search(start, end int32, found []int32, mine, seen, both uint32) (_ []int32, cycle bool) {
+	fwd, bound := g.ord[start] < g.ord[end], g.ord[end]
+	g.stack = append(g.stack[:0], start)
+	g.mark[start] = mine
+	visit := func(w int32) {
+		w = g.find(w)
+		if w == end && fwd {
+			cycle = true
+		}
+		switch m := g.mark[w]; {
+		case m == mine || both != 0 && m == both:
+			return
+		case fwd && g.ord[w] < bound || !fwd && g.ord[w] > bound:
+			if seen != 0 && m == seen {
+				g.mark[w] = both
+			} else {
+				g.mark[w] = mine
+			}
+			g.stack = append(g.stack, w)
+		}
+	}
+	one := []int32{0}
+	for len(g.stack) > 0 {
+		c := g.stack[len(g.stack)-1]
+		g.stack = g.stack[:len(g.stack)-1]
+		found = append(found, c)
+		ms := g.members[c]
+		if ms == nil {
+			one[0] = c
+			ms = one
+		}
+		for _, x := range ms {
+			if fwd {
+				for _, e := range g.out[x] {
+					visit(e.to)
+				}
+			} else {
+				for _, w := range g.in[x] {
+					visit(w)
+				}
+			}
+		}
+	}
+	return found, cycle
+}
+
+// components is the subgraph of the graph's components of more than one
+// transaction, numbered in order (global[i] is node i's transaction; only
+// the edges within a component), and its strongly connected components.
+func (g *onlineGraph) components() (cg *graph, comps [][]int32, global []int32) {
+	for _, ms := range g.members {
+		global = append(global, ms...)
+	}
+	slices.Sort(global)
+	local := make(map[int32]int32, len(global))
+	for i, x := range global {
+		local[x] = int32(i)
+	}
+	cg = &graph{n: len(global), off: make([]int32, len(global)+1)}
+	var out []onlineEdge
+	for i, x := range global {
+		c := g.find(x)
+		out = out[:0]
+		for _, e := range g.out[x] {
+			if g.find(e.to) == c {
+				out = append(out, e)
+			}
+		}
+		slices.SortFunc(out, func(a, b onlineEdge) int { return int(a.to - b.to) })
+		for j := range out {
+			cg.to = append(cg.to, local[out[j].to])
+			cg.rel = append(cg.rel, out[j].rel())
+		}
+		cg.off[i+1] = int32(len(cg.to))
+	}
+	return cg, sccsOf(cg), global
 }
 
 // certified: the graph stands for the check at the end, which then knows
-// without building anything that the history has no anomaly and how many
-// edges its graph has.
+// without building anything that the history has no anomaly but cycles,
+// how many edges its graph has, and where its cycles are (components).
 func (g *onlineGraph) certified() bool {
 	return g != nil && g.off == "" && g.edges > 0 && int(g.n) == len(g.p.txns)
 }

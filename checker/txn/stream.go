@@ -208,7 +208,7 @@ func CheckStreamContext(ctx context.Context, h histories.History, s *Stream, opt
 	if opts.Workload == "" {
 		opts.Workload = s.workload
 	}
-	if res, ok, err := s.certified(h, opts); ok || err != nil {
+	if res, ok, err := s.certified(ctx, h, opts); ok || err != nil {
 		return res, err
 	}
 	pairs, err := histories.Pairs(h, "")
@@ -225,10 +225,11 @@ func CheckStreamContext(ctx context.Context, h histories.History, s *Stream, opt
 // certified is the result of the check of h with opts when the stream's
 // graph stands for it (see onlineGraph): h is the whole history the
 // stream was given, every transaction in it is parsed, and the graph,
-// built for the options' edges, has no anomaly. ok is false otherwise,
-// the stream left as it was but for the transactions still open, now
-// parsed.
-func (s *Stream) certified(h histories.History, opts Options) (res checker.Result, ok bool, err error) {
+// built for the options' edges, shows no anomaly but cycles, which are
+// searched for in the components it found them in. ok is false
+// otherwise, the stream left as it was but for the transactions still
+// open, now parsed.
+func (s *Stream) certified(ctx context.Context, h histories.History, opts Options) (res checker.Result, ok bool, err error) {
 	if s.g == nil || s.seen != len(h) {
 		return res, false, nil
 	}
@@ -243,12 +244,19 @@ func (s *Stream) certified(h histories.History, opts Options) (res checker.Resul
 	if s.failed || !s.g.certified() {
 		return res, false, nil
 	}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
 	p := s.p
 	p.h, p.vals = h, anyValues(h)
 	p.release()
 	s.failed = true // used once
 	rep, d := c.start(&p.parsed)
 	d.Txns, d.Edges = s.g.counts, s.g.edges
+	cg, comps, global := s.g.components()
 	s.g, s.graphUsed = nil, true
+	searchComponents(ctx, &p.parsed, cg, comps, rep, appendExplainer{&p.parsed}, d, c.searchScope, global)
 	return result(rep, d, c.model, c.inScope), true, nil
 }
