@@ -2,6 +2,8 @@ package checker
 
 import (
 	"encoding/json"
+	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/faultline-dev/faultline/histories"
@@ -67,5 +69,35 @@ func TestKnownKeys(t *testing.T) {
 	known[badKey] = KnownKey{Invocations: 1, Ops: 1}
 	if got, _, _ := Linearizable(h, LinearizableOptions{Model: "cas-register", Known: known}); got.Valid != Invalid {
 		t.Fatalf("a Known entry that does not match the key's ops hid it: %s", got.Summary)
+	}
+}
+
+// TestKeyPartition: grouping pairs by key as they come gives what
+// grouping them at the end does, key for key and pair for pair, on every
+// linearizability history of the test data.
+func TestKeyPartition(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/linearizable/*")
+	compared := 0
+	for _, f := range files {
+		h, err := histories.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pairs, err := histories.Pairs(h, f)
+		if err != nil {
+			continue
+		}
+		var kp KeyPartition
+		for _, p := range pairs {
+			kp.Add(h[p.Invoke].Key)
+		}
+		want, got := partitionPairs(h, pairs), kp.sorted()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: grouped as they come %v, want %v", f, got, want)
+		}
+		compared++
+	}
+	if compared < 5 {
+		t.Errorf("only %d histories compared", compared)
 	}
 }

@@ -53,7 +53,10 @@ type LinearizableOptions struct {
 	// Pairs are histories.Pairs(h), when the caller has them already; nil
 	// means Linearizable pairs h itself.
 	Pairs []histories.Pair
-	_     struct{}
+	// Keys are Pairs grouped by key as they were recorded (a run's online
+	// check), or nil: Linearizable groups them itself.
+	Keys *KeyPartition
+	_    struct{}
 }
 
 // KnownKey is what Known says of a key found linearizable: its invocations
@@ -99,7 +102,12 @@ func Linearizable(h histories.History, opts LinearizableOptions) (Result, *Linea
 			return Result{}, nil, err
 		}
 	}
-	keys := partitionPairs(h, pairs)
+	var keys []keyPairs
+	if opts.Keys != nil && opts.Keys.n == len(pairs) {
+		keys = opts.Keys.sorted()
+	} else {
+		keys = partitionPairs(h, pairs)
+	}
 	sem := opts.Semantics
 	if sem == histories.SemanticsUnset {
 		sem = h.Semantics()
@@ -280,13 +288,48 @@ func partitionPairs(h histories.History, pairs []histories.Pair) []keyPairs {
 	for i, id := range keyOf {
 		keys[id].pairs = append(keys[id].pairs, int32(i))
 	}
+	sortKeys(keys)
+	return keys
+}
+
+// A KeyPartition is partitionPairs pair by pair, for a history as it is
+// recorded: Add each pair's key in order.
+type KeyPartition struct {
+	ids  map[string]int32
+	keys []keyPairs
+	n    int
+}
+
+// Add puts the next pair (number n, counting from 0) under key.
+func (kp *KeyPartition) Add(key string) {
+	if kp.ids == nil {
+		kp.ids = map[string]int32{}
+	}
+	id, ok := kp.ids[key]
+	if !ok {
+		id = int32(len(kp.keys))
+		kp.ids[key] = id
+		kp.keys = append(kp.keys, keyPairs{key: key})
+	}
+	kp.keys[id].pairs = append(kp.keys[id].pairs, int32(kp.n))
+	kp.n++
+}
+
+// sorted is partitionPairs of the pairs added.
+func (kp *KeyPartition) sorted() []keyPairs {
+	keys := slices.Clone(kp.keys)
+	sortKeys(keys)
+	return keys
+}
+
+// sortKeys orders keys biggest first, then by name.
+func sortKeys(keys []keyPairs) {
 	sort.SliceStable(keys, func(i, j int) bool {
 		if len(keys[i].pairs) != len(keys[j].pairs) {
 			return len(keys[i].pairs) > len(keys[j].pairs)
 		}
 		return keyLess(keys[i].key, keys[j].key)
 	})
-	return keys
 }
 
 // keyLess orders keys numerically when both are integers, else as strings.

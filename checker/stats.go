@@ -21,34 +21,55 @@ type StatCounts struct {
 // at all, in which case it is unknown: a test where nothing took effect
 // tells nothing. Nemesis operations are not counted.
 func Stats(h histories.History) Result {
-	by := map[string]StatCounts{}
-	pending := map[histories.Process]string{}
-	var total StatCounts
+	var b StatsBuilder
 	for i := range h {
-		op := &h[i]
-		if op.Process == histories.Nemesis {
-			continue
-		}
-		if op.Type == histories.Invoke {
-			pending[op.Process] = op.F
-			continue
-		}
-		c := by[op.F]
-		switch op.Type {
-		case histories.OK:
-			c.OK++
-			total.OK++
-		case histories.Fail:
-			c.Fail++
-			total.Fail++
-		case histories.Info:
-			c.Info++
-			total.Info++
-		}
-		by[op.F] = c
-		delete(pending, op.Process)
+		b.Add(&h[i])
 	}
-	for _, f := range pending {
+	return b.Result()
+}
+
+// A StatsBuilder is Stats op by op.
+type StatsBuilder struct {
+	by      map[string]StatCounts
+	pending map[histories.Process]string
+	total   StatCounts
+}
+
+// Add takes one more op.
+func (b *StatsBuilder) Add(op *histories.Op) {
+	if op.Process == histories.Nemesis {
+		return
+	}
+	if b.by == nil {
+		b.by, b.pending = map[string]StatCounts{}, map[histories.Process]string{}
+	}
+	if op.Type == histories.Invoke {
+		b.pending[op.Process] = op.F
+		return
+	}
+	c := b.by[op.F]
+	switch op.Type {
+	case histories.OK:
+		c.OK++
+		b.total.OK++
+	case histories.Fail:
+		c.Fail++
+		b.total.Fail++
+	case histories.Info:
+		c.Info++
+		b.total.Info++
+	}
+	b.by[op.F] = c
+	delete(b.pending, op.Process)
+}
+
+// Result is Stats of the ops added.
+func (b *StatsBuilder) Result() Result {
+	by, total := map[string]StatCounts{}, b.total
+	for f, c := range b.by {
+		by[f] = c
+	}
+	for _, f := range b.pending {
 		c := by[f]
 		c.Info++
 		total.Info++

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/faultline-dev/faultline/checker"
+	"github.com/faultline-dev/faultline/checker/suite"
 	"github.com/faultline-dev/faultline/checker/txn"
 	"github.com/faultline-dev/faultline/histories"
 )
@@ -15,7 +16,8 @@ import (
 //   - It decodes every line the recorder writes, as reading the file back
 //     would (the same decoder on the same bytes), so the check at the end
 //     needs no read-back: the file stays the record, and what is checked
-//     is what it says.
+//     is what it says. It makes the check's own passes over the history
+//     (pairing, counts, stats, faults: suite.Passes) as the ops come.
 //   - For a transactional workload (append, rw-register), it parses each
 //     transaction once it and every one invoked before it have completed
 //     (txn.Stream), so the final check starts from the parsed history and
@@ -47,6 +49,9 @@ type online struct {
 	checked int // keys checked online
 	stream  *txn.Stream
 	dec     histories.Decoder
+	// passes are the final check's passes over the history (pairing,
+	// counts, stats, faults), made as it is recorded.
+	passes *suite.Passes
 }
 
 // onlineKey is a key in play: the positions of its ops in h, its
@@ -63,7 +68,8 @@ type onlineKey struct {
 // list-append the dependency graph for tx's model.
 func newOnline(keyOps int, lin checker.LinearizableOptions, tx txn.Options) *online {
 	o := &online{wake: make(chan struct{}, 1), done: make(chan struct{}), keyOps: keyOps, lin: lin,
-		keys: map[string]*onlineKey{}, known: map[string]checker.KnownKey{}, stream: txn.NewStream(tx)}
+		keys: map[string]*onlineKey{}, known: map[string]checker.KnownKey{}, stream: txn.NewStream(tx),
+		passes: suite.NewPasses()}
 	go o.run()
 	return o
 }
@@ -82,7 +88,8 @@ func (o *online) add(_ histories.Op, line []byte) {
 
 // finish waits until every queued line is decoded and every retired key
 // checked, and returns the history as the file holds it, the keys found
-// linearizable and the parsed transactions (nil if the workload has none).
+// linearizable and the parsed transactions (nil if the workload has none);
+// o.passes then holds the passes over it.
 // An error (a line that would not decode) means the caller reads the file
 // back instead.
 func (o *online) finish() (histories.History, map[string]checker.KnownKey, *txn.Stream, error) {
@@ -142,6 +149,7 @@ func (o *online) decode(line []byte) {
 	}
 	op.Line = int32(len(o.h) + 1)
 	o.h = append(o.h, op)
+	o.passes.Add(o.h, len(o.h)-1)
 	o.stream.Add(o.h, len(o.h)-1)
 	if o.keyOps <= 0 || op.Key == "" || op.Process == histories.Nemesis {
 		return

@@ -345,9 +345,10 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		var stream *txn.Stream
 		var oerr error
 		h, known, stream, oerr = on.finish()
+		passes := on.passes
 		if oerr != nil || int64(len(h)) != res.Events {
 			logf("online check: %d of %d history events decoded (%v): reading the history back", len(h), res.Events, oerr)
-			known, stream = nil, nil
+			known, stream, passes = nil, nil, nil
 			if h, checkErr = histories.ReadFile(histPath); checkErr != nil {
 				checkErr = fmt.Errorf("read back history: %w", checkErr)
 				return
@@ -359,7 +360,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 		if n := stream.Parsed(); n > 0 {
 			logf("online check: %d transactions parsed during the run", n)
 		}
-		copts.Known, copts.TxnStream = known, stream
+		copts.Known, copts.TxnStream, copts.Passes = known, stream, passes
 		if out, checkErr = suite.Check(h, histPath, copts); checkErr != nil {
 			checkErr = fmt.Errorf("check: %w", checkErr)
 		}
@@ -370,7 +371,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (res *Result, err error) 
 	if checkErr != nil {
 		return res, checkErr
 	}
-	counts := histories.Count(h)
+	counts := out.Counts
 	res.Ops = int64(counts.Ops)
 	info.Ops, info.NemesisEvents, info.HistoryEvents = res.Ops, int64(counts.Nemesis), int64(counts.Events)
 	info.VerdictSeconds = res.Verdict.Seconds()

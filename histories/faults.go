@@ -278,21 +278,36 @@ type Counts struct {
 
 // Count counts h.
 func Count(h History) Counts {
-	c := Counts{Events: len(h)}
-	invokes, completions := 0, 0
+	var c Counter
 	for i := range h {
-		switch {
-		case h[i].Process == Nemesis:
-			c.Nemesis++
-		case h[i].Type == Invoke:
-			invokes++
-		default:
-			completions++
-		}
+		c.Add(&h[i])
 	}
-	c.Ops = invokes
-	if invokes == 0 {
-		c.Ops = completions
+	return c.Counts()
+}
+
+// A Counter is Count op by op.
+type Counter struct {
+	events, nemesis, invokes, completions int
+}
+
+// Add counts one more op.
+func (c *Counter) Add(op *Op) {
+	c.events++
+	switch {
+	case op.Process == Nemesis:
+		c.nemesis++
+	case op.Type == Invoke:
+		c.invokes++
+	default:
+		c.completions++
 	}
-	return c
+}
+
+// Counts are the counts of the ops added.
+func (c *Counter) Counts() Counts {
+	n := Counts{Events: c.events, Nemesis: c.nemesis, Ops: c.invokes}
+	if c.invokes == 0 {
+		n.Ops = c.completions
+	}
+	return n
 }

@@ -27,77 +27,113 @@ type Pair struct {
 // exception to the first rule: a process may hold several open, and its
 // completions take them in order.
 func Pairs(h History, file string) ([]Pair, error) {
-	pairs := make([]Pair, 0, len(h)/2+1)
-	// pending maps a process to the index into pairs of its open invoke.
-	pending := make(map[Process]int, 64)
-	retired := make(map[Process]int)
-	// queued holds each process's open synthetic invokes, oldest first.
-	var queued map[Process][]int
-	lastIndex := int64(-1)
+	pr := NewPairer(file, len(h)/2+1)
 	for i := range h {
-		op := &h[i]
-		line := int(op.Line)
-		if line == 0 {
-			line = i + 1
-		}
-		if op.Index <= lastIndex {
-			return nil, errAt(file, line, "index %d does not increase (previous op had index %d)", op.Index, lastIndex)
-		}
-		lastIndex = op.Index
-		if op.Process == Nemesis {
-			continue
-		}
-		switch op.Type {
-		case Invoke:
-			if op.Synthetic {
-				if queued == nil {
-					queued = make(map[Process][]int)
-				}
-				queued[op.Process] = append(queued[op.Process], len(pairs))
-				pairs = append(pairs, Pair{Invoke: i, Complete: Open})
-				continue
-			}
-			if queued != nil && len(queued[op.Process]) > 0 {
-				q := queued[op.Process]
-				return nil, errAt(file, line, "process %s invoked %s while its %s from line %d has not completed", op.Process, op.F, h[pairs[q[0]].Invoke].F, lineOf(h, pairs[q[0]].Invoke))
-			}
-			if p, ok := pending[op.Process]; ok {
-				return nil, errAt(file, line, "process %s invoked %s while its %s from line %d has not completed", op.Process, op.F, h[pairs[p].Invoke].F, lineOf(h, pairs[p].Invoke))
-			}
-			if r, ok := retired[op.Process]; ok {
-				return nil, errAt(file, line, "process %s invoked %s after its op at line %d ended in info; a crashed process must continue under a new process id", op.Process, op.F, lineOf(h, r))
-			}
-			pending[op.Process] = len(pairs)
-			pairs = append(pairs, Pair{Invoke: i, Complete: Open})
-		case OK, Fail, Info:
-			p, ok := pending[op.Process]
-			fromQueue := false
-			if !ok && queued != nil {
-				if q := queued[op.Process]; len(q) > 0 {
-					p, ok, fromQueue = q[0], true, true
-				}
-			}
-			if !ok {
-				return nil, errAt(file, line, "process %s completed %s (%s) with no invoke before it", op.Process, op.F, op.Type)
-			}
-			inv := &h[pairs[p].Invoke]
-			if op.F != inv.F {
-				return nil, errAt(file, line, "process %s completed %s but invoked %s at line %d", op.Process, op.F, inv.F, lineOf(h, pairs[p].Invoke))
-			}
-			if fromQueue {
-				queued[op.Process] = queued[op.Process][1:]
-			} else {
-				delete(pending, op.Process)
-			}
-			pairs[p].Complete = i
-			if op.Type == Info {
-				retired[op.Process] = i
-			}
-		default:
-			return nil, errAt(file, line, "unknown op type %d", op.Type)
+		if err := pr.Add(h, i); err != nil {
+			return nil, err
 		}
 	}
-	return pairs, nil
+	return pr.Pairs(), nil
+}
+
+// A Pairer is Pairs op by op, for a history as it is recorded: Add each
+// op in order, then Pairs. After an error it takes nothing more.
+type Pairer struct {
+	file  string
+	pairs []Pair
+	// pending maps a process to the index into pairs of its open invoke.
+	pending map[Process]int
+	retired map[Process]int
+	// queued holds each process's open synthetic invokes, oldest first.
+	queued    map[Process][]int
+	lastIndex int64
+	err       error
+}
+
+// NewPairer starts pairing a history from file (for errors; may be
+// empty), with room for n pairs.
+func NewPairer(file string, n int) *Pairer {
+	return &Pairer{file: file, pairs: make([]Pair, 0, n), pending: make(map[Process]int, 64), retired: make(map[Process]int), lastIndex: -1}
+}
+
+// Err is the error of the first op that could not be paired, if any.
+func (pr *Pairer) Err() error { return pr.err }
+
+// Pairs are the pairs of the ops added so far, in invocation order.
+func (pr *Pairer) Pairs() []Pair { return pr.pairs }
+
+// Add takes op i of h, h[:i] having been added before.
+func (pr *Pairer) Add(h History, i int) error {
+	if pr.err == nil {
+		pr.err = pr.add(h, i)
+	}
+	return pr.err
+}
+
+func (pr *Pairer) add(h History, i int) error {
+	file, pending, retired := pr.file, pr.pending, pr.retired
+	op := &h[i]
+	line := int(op.Line)
+	if line == 0 {
+		line = i + 1
+	}
+	if op.Index <= pr.lastIndex {
+		return errAt(file, line, "index %d does not increase (previous op had index %d)", op.Index, pr.lastIndex)
+	}
+	pr.lastIndex = op.Index
+	if op.Process == Nemesis {
+		return nil
+	}
+	switch op.Type {
+	case Invoke:
+		if op.Synthetic {
+			if pr.queued == nil {
+				pr.queued = make(map[Process][]int)
+			}
+			pr.queued[op.Process] = append(pr.queued[op.Process], len(pr.pairs))
+			pr.pairs = append(pr.pairs, Pair{Invoke: i, Complete: Open})
+			return nil
+		}
+		if pr.queued != nil && len(pr.queued[op.Process]) > 0 {
+			q := pr.queued[op.Process]
+			return errAt(file, line, "process %s invoked %s while its %s from line %d has not completed", op.Process, op.F, h[pr.pairs[q[0]].Invoke].F, lineOf(h, pr.pairs[q[0]].Invoke))
+		}
+		if p, ok := pending[op.Process]; ok {
+			return errAt(file, line, "process %s invoked %s while its %s from line %d has not completed", op.Process, op.F, h[pr.pairs[p].Invoke].F, lineOf(h, pr.pairs[p].Invoke))
+		}
+		if r, ok := retired[op.Process]; ok {
+			return errAt(file, line, "process %s invoked %s after its op at line %d ended in info; a crashed process must continue under a new process id", op.Process, op.F, lineOf(h, r))
+		}
+		pending[op.Process] = len(pr.pairs)
+		pr.pairs = append(pr.pairs, Pair{Invoke: i, Complete: Open})
+	case OK, Fail, Info:
+		p, ok := pending[op.Process]
+		fromQueue := false
+		if !ok && pr.queued != nil {
+			if q := pr.queued[op.Process]; len(q) > 0 {
+				p, ok, fromQueue = q[0], true, true
+			}
+		}
+		if !ok {
+			return errAt(file, line, "process %s completed %s (%s) with no invoke before it", op.Process, op.F, op.Type)
+		}
+		inv := &h[pr.pairs[p].Invoke]
+		if op.F != inv.F {
+			return errAt(file, line, "process %s completed %s but invoked %s at line %d", op.Process, op.F, inv.F, lineOf(h, pr.pairs[p].Invoke))
+		}
+		if fromQueue {
+			pr.queued[op.Process] = pr.queued[op.Process][1:]
+		} else {
+			delete(pending, op.Process)
+		}
+		pr.pairs[p].Complete = i
+		if op.Type == Info {
+			retired[op.Process] = i
+		}
+	default:
+		return errAt(file, line, "unknown op type %d", op.Type)
+	}
+	return nil
 }
 
 func lineOf(h History, i int) int {

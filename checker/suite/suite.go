@@ -63,6 +63,54 @@ type Options struct {
 	// Known are keys already found linearizable, as an online check during
 	// a run found them (checker.LinearizableOptions.Known).
 	Known map[string]checker.KnownKey
+	// Passes is what a run's online check computed of the history op by
+	// op while it was recorded (nil if nothing): Check then makes none of
+	// its own passes over the whole history.
+	Passes *Passes
+}
+
+// Passes are Check's passes over a history (pairing, grouping by key,
+// counts, stats, fault summary) made op by op as it is recorded: Add each op in order, and
+// give the result to Check as Options.Passes.
+type Passes struct {
+	pairer  *histories.Pairer
+	counter histories.Counter
+	stats   checker.StatsBuilder
+	keys    checker.KeyPartition
+	nemesis histories.History
+	last    histories.Op
+	n       int
+}
+
+// NewPasses starts the passes over a history.
+func NewPasses() *Passes { return &Passes{pairer: histories.NewPairer("", 0)} }
+
+// Add takes op i of h (h[:i] having been added).
+func (ps *Passes) Add(h histories.History, i int) {
+	if ps == nil {
+		return
+	}
+	op := &h[i]
+	if ps.pairer.Add(h, i) == nil && op.Process != histories.Nemesis && op.Type == histories.Invoke {
+		ps.keys.Add(op.Key)
+	}
+	ps.counter.Add(op)
+	ps.stats.Add(op)
+	if op.Process == histories.Nemesis {
+		ps.nemesis = append(ps.nemesis, *op)
+	}
+	ps.last = *op
+	ps.n++
+}
+
+// faults is histories.SummarizeFaults of the history: only its nemesis
+// events and its last op's time count.
+func (ps *Passes) faults() []histories.FaultStat {
+	h := ps.nemesis
+	if ps.n > 0 && ps.last.Process != histories.Nemesis {
+		h = append(h[:len(h):len(h)], ps.last)
+	}
+	return histories.SummarizeFaults(h)
 }
 
 // LinearizableFor is the linearizability check Check runs for opts when
@@ -195,14 +243,24 @@ func one(f func(Options) checker.Checker) Factory {
 // model); a checker that could not decide yields unknown, not an error.
 func Check(h histories.History, file string, opts Options) (Outcome, error) {
 	start := time.Now()
-	pairs, err := histories.Pairs(h, file)
-	if err != nil {
-		return Outcome{}, err
+	ps := opts.Passes
+	if ps != nil && (ps.n != len(h) || ps.pairer.Err() != nil) {
+		ps = nil // the passes again, and Pairs's error
 	}
-	out := Outcome{Counts: histories.Count(h)}
+	var pairs []histories.Pair
+	var out Outcome
 	t0 := time.Now()
-	results := map[string]checker.Result{"stats": checker.Stats(h)}
-	results["stats"] = timed(results["stats"], t0)
+	var stats checker.Result
+	if ps != nil {
+		pairs, out.Counts, stats = ps.pairer.Pairs(), ps.counter.Counts(), ps.stats.Result()
+	} else {
+		var err error
+		if pairs, err = histories.Pairs(h, file); err != nil {
+			return Outcome{}, err
+		}
+		out.Counts, stats, ps = histories.Count(h), checker.Stats(h), nil
+	}
+	results := map[string]checker.Result{"stats": timed(stats, t0)}
 
 	workload := opts.Workload
 	if workload == "" && opts.Model == "" {
@@ -231,6 +289,9 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 		t0 := time.Now()
 		lo := linearizableOptions(opts, model)
 		lo.Pairs = pairs
+		if ps != nil {
+			lo.Keys = &ps.keys
+		}
 		res, lin, err := checker.Linearizable(h, lo)
 		if err != nil {
 			return Outcome{}, prefix(file, err)
@@ -257,7 +318,11 @@ func Check(h histories.History, file string, opts Options) (Outcome, error) {
 		out.Checked = workload
 	}
 	out.Results = checker.Compose(results, results["stats"].Details)
-	out.Results.Faults = histories.SummarizeFaults(h)
+	if ps != nil {
+		out.Results.Faults = ps.faults()
+	} else {
+		out.Results.Faults = histories.SummarizeFaults(h)
+	}
 	out.Elapsed = time.Since(start)
 	return out, nil
 }

@@ -222,9 +222,22 @@
 // JSONL histories (suite.Options.Txn). BenchmarkAppend1MFromFile and its
 // variants (file_bench_unix_test.go) measure it in a fresh process.
 //
+// During a run the history is parsed as it is recorded (Stream, stream.go)
+// and, for list-append, its dependency graph built too (online.go): the
+// same pairs of transactions as the graph built at the end, kept with a
+// count of reasons per edge (the edges of an append nobody has read yet
+// move as its key's order grows), with cycles found as edges come by a
+// dynamic topological order (Pearce and Kelly) whose components are the
+// cycles' transactions. A run's check then searches only those components,
+// or, for a history with another anomaly, does all its work as offline.
+// Cycles found are explained only if they are among the cases shown
+// (reporter.addAt), offline too.
+//
 // No graph library is used: the search needs Tarjan and a breadth-first
 // search over (transaction, state) pairs on flat arrays, both small, and
 // the general-purpose Go graph libraries (e.g. gonum/graph) keep nodes and
 // edges in maps, which at fifteen million edges costs more memory and time
-// than the whole check.
+// than the whole check; the online graph's topological order is Pearce
+// and Kelly's algorithm over per-transaction edge lists, which no maintained Go
+// library offers.
 package txn
