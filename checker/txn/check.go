@@ -7,7 +7,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -257,6 +256,149 @@ func (c *aCheck) start(p *parsed) (*reporter, *Details) {
 	return rep, d
 }
 
+// cycleScope is the cycle classes a search looks for, in order, and for
+// each the classes a cycle of it makes redundant (the anomalies it
+// implies).
+type cycleScope struct {
+	specs     []int
+	implied   [][]int
+	redundant []bool
+}
+
+func newCycleScope(inScope map[string]bool) *cycleScope {
+	sc := &cycleScope{implied: make([][]int, len(cycleSpecs)), redundant: make([]bool, len(cycleSpecs))}
+	for i := range cycleSpecs {
+		if !inScope[cycleSpecs[i].name] {
+			continue
+		}
+		sc.specs = append(sc.specs, i)
+		out := closure(models.anomaliesOut, []string{cycleSpecs[i].name})
+		for j := range cycleSpecs {
+			if out[cycleSpecs[j].name] {
+				sc.implied[i] = append(sc.implied[i], j)
+			}
+		}
+	}
+	return sc
+}
+
+// compSearch is the search of one strongly connected component: its
+// transactions, the cycles found (by class), the classes it did not
+// finish (timeout: for lack of time, else of budget) and those it
+// finished without finding, and what must be there if it did not finish.
+type compSearch struct {
+	nodes              []int32
+	found              []foundCycle
+	unfinished, absent []string
+	timeout            bool
+	exists             []string
+}
+
+type foundCycle struct {
+	spec int
+	cyc  []step
+	pos  int64 // cyclePos
+}
+
+// search searches component comp of s's graph (whose nodes are
+// transactions global[…], if global is not nil).
+func (sc *cycleScope) search(p *parsed, s *searcher, comp []int32, global []int32) *compSearch {
+	r := &compSearch{nodes: comp}
+	if global != nil {
+		r.nodes = make([]int32, len(comp))
+		for i, x := range comp {
+			r.nodes[i] = global[x]
+		}
+	}
+	s.enter(comp)
+	defer s.leave()
+	clear(sc.redundant)
+	var err error
+	if s.ctx.Err() != nil {
+		err = errTimeout
+	}
+	for _, i := range sc.specs {
+		spec := &cycleSpecs[i]
+		if sc.redundant[i] {
+			continue
+		}
+		if err != nil {
+			r.unfinished = append(r.unfinished, spec.name)
+			continue
+		}
+		var cyc []step
+		cyc, err = s.find(spec)
+		if err == errBudget {
+			r.unfinished, err = append(r.unfinished, spec.name), nil
+			continue
+		}
+		if err != nil {
+			r.unfinished = append(r.unfinished, spec.name)
+			continue
+		}
+		if cyc == nil {
+			r.absent = append(r.absent, spec.name)
+			continue
+		}
+		for _, j := range sc.implied[i] {
+			sc.redundant[j] = true
+		}
+		if global != nil {
+			for i := range cyc {
+				cyc[i].from, cyc[i].to = global[cyc[i].from], global[cyc[i].to]
+			}
+		}
+		f := foundCycle{spec: i, cyc: cyc}
+		if p != nil {
+			f.pos = cyclePos(p, cyc)
+		}
+		r.found = append(r.found, f)
+	}
+	if len(r.unfinished) > 0 {
+		r.timeout = err != nil
+		r.exists = s.cycleExists()
+	}
+	return r
+}
+
+// report reports what the search of a component found.
+func (r *compSearch) report(p *parsed, rep *reporter, ex edgeExplainer) {
+	for _, f := range r.found {
+		name, cyc := cycleSpecs[f.spec].name, f.cyc
+		if lazyCycles {
+			rep.addAt(name, f.pos, func(b *caseBuilder) { explainCycle(b, cyc, name, ex) })
+		} else {
+			rep.add(name, func(b *caseBuilder) { explainCycle(b, cyc, name, ex) })
+		}
+	}
+	if len(r.unfinished) == 0 {
+		return
+	}
+	// Elle's cycle-search-timeout: the search of this component did not
+	// finish, so what it did not find may still be there.
+	n := len(r.nodes)
+	rep.add("cycle-search-timeout", func(b *caseBuilder) {
+		why := "ran out of its work budget (the component is too large to search exhaustively)"
+		if r.timeout {
+			why = "ran out of time (Options.Timeout or cancellation)"
+		}
+		b.say("The search of a strongly connected component of %d transactions for cycles %s before it could finish looking for %s.", n, why, strings.Join(r.unfinished, ", "))
+		if len(r.absent) > 0 {
+			b.say("It had found that the component contains no %s.", strings.Join(r.absent, ", "))
+		}
+		b.say("Cycles of the classes not searched may be there (cycle-search-timeout).")
+		b.done()
+	})
+	// Say what must be there even though we could not find it.
+	for _, t := range r.exists {
+		model := strings.TrimSuffix(t, "-cycle-exists")
+		rep.add(t, func(b *caseBuilder) {
+			b.say("The search of a strongly connected component of %d transactions for cycles of each class did not finish; that component has a cycle among the edges %s forbids (%s).", n, friendlyModel(model), t)
+			b.done()
+		})
+	}
+}
+
 // lazyCycles: cycles are explained only if they are among the cases
 // shown (reporter.addAt); off in a test, to show it changes nothing.
 var lazyCycles = true
@@ -265,11 +407,13 @@ var lazyCycles = true
 // its transactions' invocations and completions, as explainCycle names
 // exactly the transactions of the cycle.
 func cyclePos(p *parsed, cyc []step) int64 {
-	pos := int64(math.MaxInt64)
+	// A transaction's invocation comes before its completion, and the
+	// indexes increase along the history.
+	inv := int32(math.MaxInt32)
 	for _, st := range cyc {
-		pos = min(pos, p.txnIndex(st.from), p.h[p.txns[st.from].inv].Index)
+		inv = min(inv, p.txns[st.from].inv)
 	}
-	return pos
+	return p.h[inv].Index
 }
 
 // collectIfLarge collects the garbage now if the history has n ≥
@@ -303,103 +447,61 @@ func sccsOf(g *graph) [][]int32 {
 
 // searchComponents searches each of the strongly connected components
 // of g for cycle anomalies. If global is not nil, g's nodes are
-// transactions global[0], global[1], … (a graph of some of them).
-func searchComponents(ctx context.Context, p *parsed, g *graph, comps [][]int32, rep *reporter, ex edgeExplainer, d *Details, inScope map[string]bool, global []int32) {
-	d.SCCs = len(comps)
+// transactions global[0], global[1], … (a graph of some of them). done
+// are components searched before (see onlineGraph), reported among the
+// others in their place.
+func searchComponents(ctx context.Context, p *parsed, g *graph, comps [][]int32, rep *reporter, ex edgeExplainer, d *Details, inScope map[string]bool, global []int32, done ...*compSearch) {
+	type work struct {
+		first int32 // its first transaction
+		comp  []int32
+		done  *compSearch
+	}
+	all := make([]work, 0, len(comps)+len(done))
+	for _, c := range comps {
+		first := c[0]
+		if global != nil {
+			first = global[first]
+		}
+		all = append(all, work{first: first, comp: c})
+	}
+	for _, r := range done {
+		all = append(all, work{first: r.nodes[0], done: r})
+	}
+	d.SCCs = len(all)
+	size := func(w work) int {
+		if w.done != nil {
+			return len(w.done.nodes)
+		}
+		return len(w.comp)
+	}
 	// Smallest components first: their cycles are the easiest to read,
 	// and the search of a huge one is the likeliest to time out; among
 	// those of a size, by their first transaction.
-	sort.SliceStable(comps, func(i, j int) bool {
-		if len(comps[i]) != len(comps[j]) {
-			return len(comps[i]) < len(comps[j])
+	slices.SortFunc(all, func(a, b work) int { // components are apart: first differs
+		if size(a) != size(b) {
+			return size(a) - size(b)
 		}
-		return comps[i][0] < comps[j][0]
+		return int(a.first - b.first)
 	})
-	for _, c := range comps {
-		d.LargestSCC = max(d.LargestSCC, len(c))
+	for _, w := range all {
+		d.LargestSCC = max(d.LargestSCC, size(w))
 	}
+	sc := newCycleScope(inScope)
 	s := newSearcher(ctx, g)
 	timedOut, gaveUp := 0, 0
-	for _, comp := range comps {
-		s.enter(comp)
-		redundant := map[string]bool{}
-		// The classes this component's search did not finish, and those
-		// it finished without finding (Elle's :does-not-contain).
-		var unfinished, absent []string
-		var err error
-		if ctx.Err() != nil {
-			err = errTimeout
+	for _, w := range all {
+		r := w.done
+		if r == nil {
+			r = sc.search(p, s, w.comp, global)
 		}
-		for i := range cycleSpecs {
-			spec := &cycleSpecs[i]
-			if redundant[spec.name] || !inScope[spec.name] {
-				continue
-			}
-			if err != nil {
-				unfinished = append(unfinished, spec.name)
-				continue
-			}
-			var cyc []step
-			cyc, err = s.find(spec)
-			if err == errBudget {
-				unfinished, err = append(unfinished, spec.name), nil
-				continue
-			}
-			if err != nil {
-				unfinished = append(unfinished, spec.name)
-				continue
-			}
-			if cyc == nil {
-				absent = append(absent, spec.name)
-				continue
-			}
-			for a := range closure(models.anomaliesOut, []string{spec.name}) {
-				redundant[a] = true
-			}
-			if global != nil {
-				for i := range cyc {
-					cyc[i].from, cyc[i].to = global[cyc[i].from], global[cyc[i].to]
-				}
-			}
-			if lazyCycles {
-				rep.addAt(spec.name, cyclePos(p, cyc), func(b *caseBuilder) { explainCycle(b, cyc, spec.name, ex) })
+		if len(r.unfinished) > 0 {
+			if r.timeout {
+				timedOut++
 			} else {
-				rep.add(spec.name, func(b *caseBuilder) { explainCycle(b, cyc, spec.name, ex) })
+				gaveUp++
 			}
 		}
-		if len(unfinished) == 0 {
-			s.leave()
-			continue
-		}
-		if err != nil {
-			timedOut++
-		} else {
-			gaveUp++
-		}
-		// Elle's cycle-search-timeout: the search of this component did
-		// not finish, so what it did not find may still be there.
-		n, timeout := len(comp), err != nil
-		rep.add("cycle-search-timeout", func(b *caseBuilder) {
-			why := "ran out of its work budget (the component is too large to search exhaustively)"
-			if timeout {
-				why = "ran out of time (Options.Timeout or cancellation)"
-			}
-			b.say("The search of a strongly connected component of %d transactions for cycles %s before it could finish looking for %s.", n, why, strings.Join(unfinished, ", "))
-			if len(absent) > 0 {
-				b.say("It had found that the component contains no %s.", strings.Join(absent, ", "))
-			}
-			b.say("Cycles of the classes not searched may be there (cycle-search-timeout).")
-			b.done()
-		})
-		// Say what must be there even though we could not find it.
-		for _, t := range s.cycleExists() {
-			model := strings.TrimSuffix(t, "-cycle-exists")
-			rep.add(t, func(b *caseBuilder) {
-				b.say("The search of a strongly connected component of %d transactions for cycles of each class did not finish; that component has a cycle among the edges %s forbids (%s).", n, friendlyModel(model), t)
-				b.done()
-			})
-		}
-		s.leave()
+		r.report(p, rep, ex)
 	}
 	if timedOut > 0 {
 		d.Unknown = append(d.Unknown, fmt.Sprintf("the cycle search timed out in %d of %d strongly connected components (cycle-search-timeout); cycles there were classified only coarsely", timedOut, len(comps)))

@@ -34,7 +34,11 @@ type GenOptions struct {
 	// each read the key the other appends to, both before the other's
 	// append: write skew, a G2-item cycle.
 	PlantG2 bool
-	_       struct{}
+	// WriteSkews plants that many such write skews, evenly through the
+	// history (besides PlantG2's): a database that claims snapshot
+	// isolation, which allows them, but no more.
+	WriteSkews int
+	_          struct{}
 }
 
 // AppendHistory simulates a strict-serializable list-append database: procs
@@ -118,10 +122,15 @@ func generateTo(o GenOptions, register bool, sink func([]histories.Op)) historie
 	invoked := 0
 	busy := 0
 	planted := !o.PlantG2
+	skews := 0
 	for invoked < o.Txns || busy > 0 {
 		if !planted && invoked >= o.Txns/2 {
 			g.plant()
 			planted = true
+		}
+		if skews < o.WriteSkews && invoked >= (skews+1)*o.Txns/(o.WriteSkews+1) {
+			g.plant()
+			skews++
 		}
 		s := &g.slots[g.rng.IntN(len(g.slots))]
 		if s.mops == nil {

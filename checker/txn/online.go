@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"context"
 	"math"
 	"math/bits"
 	"slices"
@@ -68,6 +69,12 @@ type onlineGraph struct {
 	comp    []int32
 	members map[int32][]int32
 	ord     []int32
+	// The components searched while the run went on (see searchSettled),
+	// by root, for the cycles of scope; queue are the components to
+	// search once they settle, with when they last changed.
+	scope *cycleScope
+	done  map[int32][]*compSearch
+	queue []pendingComp
 	// Search scratch: a node is visited in the current search if its mark
 	// is epoch.
 	mark         []uint32
@@ -92,6 +99,8 @@ type onlineGraph struct {
 
 // onlineEdge is an out-edge, with how many reasons of each kind give it
 // (by relWW … relRT's bit).
+type pendingComp struct{ root, at int32 }
+
 type onlineEdge struct {
 	to int32
 	n  [5]uint8
@@ -116,8 +125,11 @@ type onlineKey struct {
 }
 
 // newOnlineGraph starts a graph over p's transactions.
-func newOnlineGraph(p *parser, order, rt bool) *onlineGraph {
-	return &onlineGraph{p: p, order: order || rt, rt: rt, lastOf: map[int32]int32{}}
+// newOnlineGraph starts a graph over p's transactions, with process
+// order, real time, and searching its components as the run goes on for
+// the cycles of scope (if not nil).
+func newOnlineGraph(p *parser, order, rt bool, scope *cycleScope) *onlineGraph {
+	return &onlineGraph{p: p, order: order || rt, rt: rt, lastOf: map[int32]int32{}, scope: scope}
 }
 
 // stop turns the graph off for why (the first reason stands); take
@@ -147,6 +159,9 @@ func (g *onlineGraph) take() {
 		return
 	}
 	g.take1()
+	if g.scope != nil && g.n%min(1024, searchWindow) == 0 {
+		g.searchSettled()
+	}
 	if g.off != "" {
 		*g = onlineGraph{off: g.off, p: g.p, keepGoing: g.keepGoing}
 	}
@@ -495,6 +510,9 @@ func (g *onlineGraph) edge(u, v int32, rel uint8, d int32) {
 	if u == v || g.off != "" {
 		return
 	}
+	if ru := g.find(u); ru == g.find(v) {
+		g.dirty(ru) // within a component: its cycles change
+	}
 	k := bits.TrailingZeros8(rel)
 	out := g.out[u]
 	for i := range out {
@@ -658,6 +676,10 @@ func (g *onlineGraph) merge(cs []int32) int32 {
 		g.comp[c] = root
 	}
 	g.members[root] = all
+	for _, c := range cs {
+		delete(g.done, c)
+	}
+	g.dirty(root)
 	return root
 }
 
@@ -720,19 +742,40 @@ func (g *onlineGraph) search(start, end int32, found []int32, mine, seen, both u
 	return found, cycle
 }
 
-// components is the subgraph of the graph's components of more than one
-// transaction, numbered in order (global[i] is node i's transaction; only
-// the edges within a component), and its strongly connected components.
-func (g *onlineGraph) components() (cg *graph, comps [][]int32, global []int32) {
-	for _, ms := range g.members {
+// components are the graph's components of more than one transaction
+// that have not been searched yet, as a subgraph (see subgraph) and its
+// strongly connected components, and the searches of the others.
+func (g *onlineGraph) components() (cg *graph, comps [][]int32, global []int32, done []*compSearch) {
+	for r, ms := range g.members {
+		if d, ok := g.done[r]; ok {
+			done = append(done, d...)
+			continue
+		}
 		global = append(global, ms...)
 	}
 	slices.Sort(global)
-	local := make(map[int32]int32, len(global))
-	for i, x := range global {
-		local[x] = int32(i)
+	cg = g.subgraph(global)
+	return cg, sccsOf(cg), global, done
+}
+
+// subgraph is the graph of the edges within the components of the
+// transactions global (sorted), numbered in that order; each node's
+// out-edges in order, as buildGraph has them.
+func (g *onlineGraph) subgraph(global []int32) *graph {
+	var local func(x int32) int32
+	if len(global) > int(g.n)/64 {
+		at := make([]int32, g.n)
+		for i, x := range global {
+			at[x] = int32(i)
+		}
+		local = func(x int32) int32 { return at[x] }
+	} else {
+		local = func(x int32) int32 {
+			i, _ := slices.BinarySearch(global, x)
+			return int32(i)
+		}
 	}
-	cg = &graph{n: len(global), off: make([]int32, len(global)+1)}
+	cg := &graph{n: len(global), off: make([]int32, len(global)+1)}
 	var out []onlineEdge
 	for i, x := range global {
 		c := g.find(x)
@@ -744,12 +787,62 @@ func (g *onlineGraph) components() (cg *graph, comps [][]int32, global []int32) 
 		}
 		slices.SortFunc(out, func(a, b onlineEdge) int { return int(a.to - b.to) })
 		for j := range out {
-			cg.to = append(cg.to, local[out[j].to])
+			cg.to = append(cg.to, local(out[j].to))
 			cg.rel = append(cg.rel, out[j].rel())
 		}
 		cg.off[i+1] = int32(len(cg.to))
 	}
-	return cg, sccsOf(cg), global
+	return cg
+}
+
+// searchWindow is how far behind the newest transaction taken in a
+// component's newest must be for the component to be searched while the
+// run goes on: by then it rarely changes, and if it does it is searched
+// again at the end. (A variable for tests.)
+var searchWindow int32 = 1 << 14
+
+// searchSettled searches the components whose transactions are all
+// searchWindow behind, keeping what it finds for the end (done); a
+// component that changes after loses it (dirty).
+func (g *onlineGraph) searchSettled() {
+	for len(g.queue) > 0 && g.queue[0].at+searchWindow <= g.n && g.off == "" {
+		r := g.queue[0].root
+		g.queue = g.queue[1:]
+		ms := g.members[r]
+		if g.comp[r] != r || ms == nil || g.done[r] != nil {
+			continue
+		}
+		if newest := slices.Max(ms); newest+searchWindow > g.n {
+			g.queue = append(g.queue, pendingComp{r, newest})
+			continue
+		}
+		global := slices.Sorted(slices.Values(ms))
+		cg := g.subgraph(global)
+		s := newSearcher(context.Background(), cg)
+		var p *parsed
+		if g.p != nil { // tests
+			p = &g.p.parsed
+		}
+		var found []*compSearch
+		for _, c := range sccsOf(cg) {
+			found = append(found, g.scope.search(p, s, c, global))
+		}
+		if g.done == nil {
+			g.done = map[int32][]*compSearch{}
+		}
+		g.done[r] = found
+	}
+	if len(g.queue) == 0 {
+		g.queue = nil
+	}
+}
+
+// dirty: component c changed, so it is searched again.
+func (g *onlineGraph) dirty(c int32) {
+	delete(g.done, c)
+	if g.scope != nil {
+		g.queue = append(g.queue, pendingComp{c, g.n})
+	}
 }
 
 // certified: the graph stands for the check at the end, which then knows

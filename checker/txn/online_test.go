@@ -1,8 +1,10 @@
 package txn
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"path/filepath"
 	"slices"
@@ -48,7 +50,7 @@ func TestOnlineGraphEdges(t *testing.T) {
 	for _, x := range hs {
 		for _, mode := range [][2]bool{{false, false}, {true, false}, {true, true}} {
 			s := NewStream(Options{Workload: "append"})
-			s.g = newOnlineGraph(s.p, mode[0], mode[1])
+			s.g = newOnlineGraph(s.p, mode[0], mode[1], nil)
 			s.g.keepGoing = true
 			for i := range x.h {
 				s.Add(x.h[:i+1], i)
@@ -275,4 +277,108 @@ func TestLazyCyclesSame(t *testing.T) {
 	if n := lazyPosWrong.Load(); n > 0 {
 		t.Errorf("%d cases were kept by a position that was not theirs", n)
 	}
+}
+
+// TestOnlineSearchDirty: the components searched as the graph grows, and
+// searched again when they change (an edge within one added or taken
+// out, a merge), give at the end exactly what searching the final graph
+// from scratch gives, component for component and cycle for cycle, on
+// random graphs whose old nodes keep getting edges.
+func TestOnlineSearchDirty(t *testing.T) {
+	defer func(w int32) { searchWindow = w }(searchWindow)
+	searchWindow = 3
+	all := map[string]bool{}
+	for i := range cycleSpecs {
+		all[cycleSpecs[i].name] = true
+	}
+	sc := newCycleScope(all)
+	rng := rand.New(rand.NewSource(2))
+	rels := []uint8{relWW, relWR, relRW, relRW, relProc, relRT}
+	reused, components := 0, 0
+	for trial := range 200 {
+		n := 10 + rng.Intn(50)
+		g := &onlineGraph{scope: sc}
+		adj := map[[3]int32]int{} // from, to, rel
+		for x := range int32(n) {
+			g.ord = append(g.ord, x)
+			g.comp = append(g.comp, x)
+			g.out = append(g.out, nil)
+			g.in = append(g.in, nil)
+			g.mark = append(g.mark, 0)
+			g.n++
+			for range 1 + rng.Intn(3) {
+				// Mostly among the recent, sometimes back to the old.
+				lo := max(0, x-5)
+				if rng.Intn(5) == 0 {
+					lo = 0
+				}
+				u, v := lo+rng.Int31n(x-lo+1), lo+rng.Int31n(x-lo+1)
+				if u == v {
+					continue
+				}
+				r := rels[rng.Intn(len(rels))]
+				k := [3]int32{u, v, int32(r)}
+				if adj[k] > 0 && rng.Intn(3) == 0 {
+					g.edge(u, v, r, -1)
+					adj[k]--
+				} else {
+					g.edge(u, v, r, +1)
+					adj[k]++
+				}
+			}
+			g.searchSettled()
+			if g.off != "" {
+				t.Fatalf("trial %d: the graph stopped: %s", trial, g.off)
+			}
+		}
+		// What the graph kept and searches at the end.
+		cg, comps, global, done := g.components()
+		reused += len(done)
+		got := map[string]string{}
+		s := newSearcher(context.Background(), cg)
+		for _, c := range comps {
+			done = append(done, sc.search(nil, s, c, global))
+		}
+		for _, r := range done {
+			got[fmt.Sprint(r.nodes)] = fmt.Sprint(r.found, r.unfinished, r.absent)
+		}
+		// The final graph, searched from scratch.
+		fg := &graph{n: n, off: make([]int32, n+1)}
+		for x := range int32(n) {
+			type e struct {
+				to  int32
+				rel uint8
+			}
+			var out []e
+			for k, c := range adj {
+				if c > 0 && k[0] == x {
+					if i := slices.IndexFunc(out, func(y e) bool { return y.to == k[1] }); i >= 0 {
+						out[i].rel |= uint8(k[2])
+					} else {
+						out = append(out, e{k[1], uint8(k[2])})
+					}
+				}
+			}
+			slices.SortFunc(out, func(a, b e) int { return int(a.to - b.to) })
+			for _, y := range out {
+				fg.to = append(fg.to, y.to)
+				fg.rel = append(fg.rel, y.rel)
+			}
+			fg.off[x+1] = int32(len(fg.to))
+		}
+		want := map[string]string{}
+		fs := newSearcher(context.Background(), fg)
+		for _, c := range sccsOf(fg) {
+			r := sc.search(nil, fs, c, nil)
+			want[fmt.Sprint(r.nodes)] = fmt.Sprint(r.found, r.unfinished, r.absent)
+		}
+		components += len(want)
+		if !maps.Equal(got, want) {
+			t.Fatalf("trial %d: searched as it grew\n%v\nwant\n%v", trial, got, want)
+		}
+	}
+	if reused < 100 || components < 200 {
+		t.Errorf("%d components, %d searched before the end", components, reused)
+	}
+	t.Logf("%d components, %d searched before the end", components, reused)
 }

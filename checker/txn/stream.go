@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"maps"
 
 	"github.com/faultline-dev/faultline/checker"
 	"github.com/faultline-dev/faultline/histories"
@@ -26,10 +27,13 @@ import (
 // For list-append, the stream also builds the dependency graph as the
 // transactions are parsed (see onlineGraph), for the options it was
 // started with: when the history turns out to have no anomaly, the check
-// at the end has nothing left to build or search, and its verdict takes
-// as long whatever the history's length. Otherwise (an anomaly, or a
-// check with other options) the check at the end builds the graph and
-// searches it as offline.
+// at the end has nothing left to build, and its cycles (write skew in a
+// database that claims snapshot isolation) have been searched for while
+// the run went on but in the components that changed since or formed
+// last: the verdict takes about as long whatever the history's length.
+// Otherwise (an anomaly that is not a cycle, or a check with other
+// options) the check at the end builds the graph and searches it as
+// offline.
 //
 // A Stream is not safe for concurrent use: one goroutine adds every op in
 // order, then hands it to the check.
@@ -37,6 +41,7 @@ type Stream struct {
 	workload string
 	p        *parser
 	g        *onlineGraph              // list-append only
+	scope    map[string]bool           // the anomalies g searches for
 	open     map[histories.Process]int // process → its open invocation
 	retired  map[histories.Process]bool
 	queue    []int            // invocations not parsed yet, in order
@@ -46,8 +51,11 @@ type Stream struct {
 	seen     int   // ops added
 	last     int64 // the last op's index
 	failed   bool
-	// graphUsed: the check at the end was the online graph's (tests).
+	// graphUsed: the check at the end was the online graph's, with the
+	// searches of graphDone components made while the run went on
+	// (tests).
 	graphUsed bool
+	graphDone int
 }
 
 // NewStream starts a stream of a history to be checked with opts, whose
@@ -66,7 +74,8 @@ func NewStream(opts Options) *Stream {
 		last:     -1,
 	}
 	if c, err := newCheck(nil, opts); err == nil && w == "append" {
-		s.g = newOnlineGraph(s.p, c.proc, c.rt)
+		s.g = newOnlineGraph(s.p, c.proc, c.rt, newCycleScope(c.searchScope))
+		s.scope = c.searchScope
 	}
 	return s
 }
@@ -237,7 +246,7 @@ func (s *Stream) certified(ctx context.Context, h histories.History, opts Option
 	if err != nil {
 		return res, false, err
 	}
-	if c.workload != "append" || s.g.order != (c.proc || c.rt) || s.g.rt != c.rt {
+	if c.workload != "append" || s.g.order != (c.proc || c.rt) || s.g.rt != c.rt || !maps.Equal(s.scope, c.searchScope) {
 		return res, false, nil
 	}
 	s.drain(h, true)
@@ -255,8 +264,8 @@ func (s *Stream) certified(ctx context.Context, h histories.History, opts Option
 	s.failed = true // used once
 	rep, d := c.start(&p.parsed)
 	d.Txns, d.Edges = s.g.counts, s.g.edges
-	cg, comps, global := s.g.components()
-	s.g, s.graphUsed = nil, true
-	searchComponents(ctx, &p.parsed, cg, comps, rep, appendExplainer{&p.parsed}, d, c.searchScope, global)
+	cg, comps, global, done := s.g.components()
+	s.g, s.graphUsed, s.graphDone = nil, true, len(done)
+	searchComponents(ctx, &p.parsed, cg, comps, rep, appendExplainer{&p.parsed}, d, c.searchScope, global, done...)
 	return result(rep, d, c.model, c.inScope), true, nil
 }
