@@ -303,7 +303,11 @@ func parseInitial(s string) (any, error) {
 
 // printText is the human summary: one headline, then each checker's summary.
 func printText(w io.Writer, file string, o suite.Outcome, files []string) {
-	fmt.Fprintf(w, "%s: %s (%s, %s, checked in %s)\n", file, strings.ToUpper(o.Results.Valid.String()), o.Checked, countsText(o.Counts), o.Elapsed.Round(time.Millisecond))
+	took := o.Elapsed.Round(time.Millisecond).String()
+	if o.Elapsed < time.Millisecond {
+		took = "under 1ms" // the check was made as the history was recorded
+	}
+	fmt.Fprintf(w, "%s: %s (%s, %s, checked in %s)\n", file, strings.ToUpper(o.Results.Valid.String()), o.Checked, countsText(o.Counts), took)
 	for _, name := range slices.Sorted(maps.Keys(o.Results.Checkers)) {
 		r := o.Results.Checkers[name]
 		fmt.Fprintf(w, "  %s: %s — %s\n", name, r.Valid, indent(r.Summary, "    "))
